@@ -1,0 +1,68 @@
+"""The core never imports Qt; the front door behaves; assets are findable."""
+
+import subprocess
+import sys
+
+from convdemo import cli, resources
+
+CORE_MODULES = [
+    "convdemo",
+    "convdemo.ops",
+    "convdemo.kernels",
+    "convdemo.imaging",
+    "convdemo.pipeline",
+    "convdemo.model",
+    "convdemo.train",
+    "convdemo.datasets",
+    "convdemo.preprocess",
+    "convdemo.resources",
+    "convdemo.cli",
+    "convdemo.cli_ops",
+    "convdemo.cli_model",
+]
+
+
+def test_core_imports_no_qt():
+    code = (
+        "import sys, importlib\n"
+        f"for m in {CORE_MODULES!r}: importlib.import_module(m)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PyQt6', 'pyqtgraph'))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"core modules loaded Qt: {out.stdout}"
+
+
+def test_samples_and_models_are_found():
+    samples = resources.sample_paths()
+    assert samples[0].name == resources.DEFAULT_SAMPLE
+    assert len(samples) >= 3
+    assert all(p.is_file() for p in samples)
+
+
+def test_help_exit_codes(capsys):
+    assert cli.main(["--help"]) == 0
+    assert "subcommands" in capsys.readouterr().out
+    for name in cli.SUBCOMMAND_MODULES:
+        assert cli.main([name, "--help"]) == 0, name
+        capsys.readouterr()
+
+
+def test_usage_error_is_exit_2(capsys):
+    assert cli.main(["--no-such-option"]) == 2
+    assert "usage" in capsys.readouterr().err
+
+
+def test_missing_image_is_one_sentence(capsys, tmp_path):
+    assert cli.main([str(tmp_path / "nope.jpg")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("convdemo: error: cannot open") and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_python_dash_m_runs_the_same_front_door():
+    out = subprocess.run(
+        [sys.executable, "-m", "convdemo", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0
+    assert "usage: convdemo" in out.stdout
