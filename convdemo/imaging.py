@@ -1,0 +1,397 @@
+"""Images in and out: load a file into float32 0..1, map a signed result to something showable.
+
+The one dtype policy: inside convdemo an image is a C-contiguous float32 array in 0..1,
+``(H, W)`` for grey or ``(H, W, 3)`` for RGB. It is converted once, here, at the edges.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "DISPLAY_MODES",
+    "Display",
+    "LoadedImage",
+    "diverging_lut",
+    "image_from_pil",
+    "load_image",
+    "save_output",
+    "to_display",
+    "to_gray",
+]
+
+DISPLAY_MODES = ("clip", "normalize", "abs", "diverging")
+
+#: ITU-R BT.601 luma weights (what Pillow's ``convert("L")`` uses)
+LUMA = (0.299, 0.587, 0.114)
+
+#: a white background for transparent pixels
+_BACKGROUND = 1.0
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An image ready for the engine.
+
+    Attributes
+    ----------
+    array : numpy.ndarray
+        float32, C-contiguous, ``(H, W)`` (grey) or ``(H, W, 3)`` (RGB), values in 0..1.
+    notes : tuple of str
+        What was changed on the way in, e.g. ``"applied EXIF orientation"``,
+        ``"composited transparency onto white"``; empty when nothing was.
+    """
+
+    array: np.ndarray
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Display:
+    """A result mapped for the screen.
+
+    Attributes
+    ----------
+    rgb : numpy.ndarray
+        uint8, C-contiguous, ``(H, W, 3)``.
+    vmin, vmax : float
+        The raw values shown as the two ends of the scale (for a colour bar / legend).
+    mode : str
+        One of :data:`DISPLAY_MODES`.
+    signed : bool
+        Whether the raw result had negative values (the GUI suggests ``diverging`` then).
+    """
+
+    rgb: np.ndarray
+    vmin: float
+    vmax: float
+    mode: str
+    signed: bool
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_image(path, *, max_pixels: int | None = None) -> LoadedImage:
+    """Read any image Pillow reads into float32 0..1.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    max_pixels : int, optional
+        Downsample (area average) so that ``H * W <= max_pixels``; noted in ``notes``.
+
+    Returns
+    -------
+    LoadedImage
+        ``array`` float32 ``(H, W)`` or ``(H, W, 3)`` in 0..1, and ``notes`` saying what was
+        changed: EXIF orientation applied, first frame of an animation taken, 16-bit or float
+        data scaled, palette / CMYK / other modes converted, transparency composited onto
+        white, downsampling.
+
+    Raises
+    ------
+    ValueError
+        ``"cannot open <path>: <problem>"`` for a missing, empty, broken or non-image file, or
+        one over Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``).
+    """
+    name = os.fspath(path)
+    p = Path(name)
+
+    def fail(problem: str) -> ValueError:
+        return ValueError(f"cannot open {name}: {problem}")
+
+    if not p.exists():
+        raise fail("no such file")
+    if p.is_dir():
+        raise fail("it is a folder, not an image file")
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise fail(str(exc.strerror or exc).lower()) from None
+    if size == 0:
+        raise fail("the file is empty")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only *warns* between 1x and 2x its limit; we refuse from 1x.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                return image_from_pil(im, max_pixels=max_pixels)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise fail(
+            f"it has more pixels than Pillow's decompression-bomb limit of "
+            f"{Image.MAX_IMAGE_PIXELS:,} (a safety limit against malicious files)"
+        ) from None
+    except UnidentifiedImageError:
+        raise fail("it is not an image file Pillow can read (unknown format or damaged)") from None
+    except PermissionError:
+        raise fail("permission denied") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError) as exc:
+        # Pillow reports truncated or corrupt data with OSError/SyntaxError and friends
+        detail = str(exc).strip().rstrip(".") or type(exc).__name__
+        raise fail(f"the image data is damaged or truncated ({detail})") from None
+
+
+def image_from_pil(pil_image: Image.Image, *, max_pixels: int | None = None) -> LoadedImage:
+    """Convert a Pillow image (e.g. pasted from the clipboard) with the rules of
+    :func:`load_image`.
+
+    Returns
+    -------
+    LoadedImage
+    """
+    notes: list[str] = []
+    im = pil_image
+    frames = getattr(im, "n_frames", 1) or 1
+    if frames > 1:
+        im.seek(0)
+        notes.append(f"used the first frame of {frames}")
+    im.load()
+    orientation = im.getexif().get(0x0112, 1) if hasattr(im, "getexif") else 1
+    if orientation not in (None, 1):
+        im = ImageOps.exif_transpose(im)
+        notes.append(f"applied EXIF orientation {orientation} (rotated/flipped upright)")
+
+    arr, alpha = _pil_to_float(im, notes)
+    if alpha is not None:
+        if float(alpha.min()) >= 1.0:
+            notes.append("dropped an alpha channel (the image was fully opaque)")
+        else:
+            # composite onto white: out = a * x + (1 - a) * background
+            a = alpha if arr.ndim == 2 else alpha[:, :, None]
+            arr = arr * a + (1.0 - a) * np.float32(_BACKGROUND)
+            notes.append("composited transparent pixels onto white")
+    h, w = arr.shape[:2]
+    if h == 0 or w == 0:
+        raise ValueError(f"the image has no pixels ({w}x{h})")
+    if max_pixels is not None and h * w > max_pixels:
+        arr, (nh, nw) = _downsample(arr, max_pixels)
+        notes.append(
+            f"downsampled from {w}x{h} ({h * w / 1e6:.1f} MP) to {nw}x{nh} to stay under "
+            f"{max_pixels / 1e6:.1f} MP"
+        )
+    arr = np.ascontiguousarray(np.clip(arr, 0.0, 1.0, out=arr), dtype=np.float32)
+    return LoadedImage(arr, tuple(notes))
+
+
+def _pil_to_float(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(array float32 0..1 (H, W) or (H, W, 3), alpha (H, W) or None)``."""
+    mode = im.mode
+    if mode == "1":
+        return np.asarray(im.convert("L"), dtype=np.float32) / 255.0, None
+    if mode == "L":
+        return np.asarray(im, dtype=np.float32) / 255.0, None
+    if mode == "RGB":
+        return np.asarray(im, dtype=np.float32) / 255.0, None
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        a = np.asarray(im).astype(np.float32)
+        if mode == "I" and a.size and (a.min() < 0 or a.max() > 65535):
+            lo, hi = float(a.min()), float(a.max())
+            notes.append(f"32-bit integer image: stretched {lo:g}..{hi:g} to 0..1")
+            return (a - lo) / (hi - lo if hi > lo else 1.0), None
+        notes.append("16-bit greyscale: scaled 0..65535 to 0..1")
+        return a / 65535.0, None
+    if mode == "F":
+        a = np.asarray(im, dtype=np.float32)
+        finite = a[np.isfinite(a)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        a = np.nan_to_num(a, nan=0.0, posinf=hi, neginf=lo)
+        if lo < 0.0 or hi > 1.0:
+            notes.append(f"floating-point image: stretched {lo:g}..{hi:g} to 0..1")
+            return (a - lo) / (hi - lo if hi > lo else 1.0), None
+        return a, None
+    if mode in ("LA", "La"):
+        la = np.asarray(im.convert("LA"), dtype=np.float32) / 255.0
+        return la[:, :, 0], la[:, :, 1]
+    if mode in ("RGBA", "RGBa"):
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
+        return rgba[:, :, :3], rgba[:, :, 3]
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in im.info
+        notes.append("converted a palette image to RGB")
+        if has_alpha:
+            rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
+            return rgba[:, :, :3], rgba[:, :, 3]
+        return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0, None
+    if mode == "CMYK":
+        notes.append("converted CMYK to RGB")
+    else:
+        notes.append(f"converted {mode} to RGB")
+    return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0, None
+
+
+def _downsample(arr: np.ndarray, max_pixels: int) -> tuple[np.ndarray, tuple[int, int]]:
+    h, w = arr.shape[:2]
+    scale = (max_pixels / (h * w)) ** 0.5
+    nh, nw = max(1, int(h * scale)), max(1, int(w * scale))
+    planes = [arr] if arr.ndim == 2 else [arr[:, :, i] for i in range(arr.shape[2])]
+    small = []
+    for plane in planes:  # BOX: each new pixel is the mean of the source pixels it covers
+        pil = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32))
+        small.append(np.asarray(pil.resize((nw, nh), Image.Resampling.BOX)))
+    out = small[0] if arr.ndim == 2 else np.stack(small, axis=2)
+    return out.astype(np.float32), (nh, nw)
+
+
+def to_gray(image) -> np.ndarray:
+    """Luma of an RGB image (ITU-R 601: ``0.299 R + 0.587 G + 0.114 B``).
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)
+        A 4th (alpha) channel is ignored.
+
+    Returns
+    -------
+    numpy.ndarray, float32, shape (H, W), C-contiguous
+    """
+    a = np.asarray(image)
+    if a.dtype != np.float32:
+        a = a.astype(np.float32)
+    if a.ndim == 2:
+        return np.ascontiguousarray(a)
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
+        raise ValueError(
+            f"image must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), not shape {a.shape}"
+        )
+    if a.shape[2] == 1:
+        return np.ascontiguousarray(a[:, :, 0])
+    r, g, b = (np.float32(v) for v in LUMA)
+    out = np.multiply(a[:, :, 0], r)
+    out += a[:, :, 1] * g
+    out += a[:, :, 2] * b
+    return out
+
+
+# --------------------------------------------------------------------------- display
+
+
+def diverging_lut(n: int = 256) -> np.ndarray:
+    """A blue-white-red colour map: entry 0 is -max (blue), the middle 0 (white), the last
+    +max (red). With an even ``n`` the two central entries are both white.
+
+    Returns
+    -------
+    numpy.ndarray, uint8, shape (n, 3)
+    """
+    if not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an int >= 2, not {n!r}")
+    blue = np.array([33, 102, 172], np.float64)
+    white = np.array([255, 255, 255], np.float64)
+    red = np.array([178, 24, 43], np.float64)
+    t = np.linspace(-1.0, 1.0, n)[:, None]
+    if n % 2 == 0:  # no middle entry: make the two central ones both pure white
+        h = 1.0 / (n - 1)
+        t = np.sign(t) * np.maximum(np.abs(t) - h, 0.0) / (1.0 - h)
+    neg = white + (blue - white) * (-t)
+    pos = white + (red - white) * t
+    lut = np.where(t < 0, neg, pos)
+    return np.clip(np.rint(lut), 0, 255).astype(np.uint8)
+
+
+_LUT = diverging_lut(256)
+
+
+def _to_u8(v: np.ndarray) -> np.ndarray:
+    """float 0..1 (already clipped) -> uint8, rounded."""
+    out = np.multiply(v, np.float32(255.0), dtype=np.float32)
+    out += np.float32(0.5)
+    return out.astype(np.uint8)
+
+
+def _grey_rgb(g8: np.ndarray) -> np.ndarray:
+    rgb = np.empty(g8.shape + (3,), np.uint8)
+    rgb[...] = g8[:, :, None]
+    return rgb
+
+
+def to_display(raw, mode: str = "clip") -> Display:
+    """Map a float result to an RGB picture.
+
+    Parameters
+    ----------
+    raw : array_like, shape (H, W) or (H, W, C)
+        A convolution result, any sign. ``(H, W, 3)`` (``channels="separate"`` on RGB) is
+        shown as colour; another ``C`` as the grey mean of its channels.
+    mode : {"clip", "normalize", "abs", "diverging"}
+        ``clip``: values clipped to 0..1 (the lecture demo's way). ``normalize``: min to 0,
+        max to 1 (a constant result shows black). ``abs``: ``|raw|`` clipped to 0..1.
+        ``diverging``: blue (negative) - white (0) - red (positive) on the symmetric scale
+        ``+-max|raw|``; a several-channel result shows the mean of its channels.
+
+    Returns
+    -------
+    Display
+        ``rgb`` uint8 ``(H, W, 3)``; ``vmin``/``vmax`` the raw values at the two ends of the
+        scale; ``signed`` whether any raw value was negative.
+    """
+    if mode not in DISPLAY_MODES:
+        raise ValueError(f"display must be one of {', '.join(DISPLAY_MODES)}, not {mode!r}")
+    a = np.asarray(raw, dtype=np.float32)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3):
+        raise ValueError(f"raw must be (H, W) or (H, W, C), not shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"raw is empty (shape {a.shape}); there is nothing to show")
+    if a.ndim == 3 and (a.shape[2] != 3 or mode == "diverging"):
+        a = a.mean(axis=2, dtype=np.float32)
+    lo, hi = float(a.min()), float(a.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+        lo, hi = float(a.min()), float(a.max())
+    signed = lo < 0.0
+    if mode == "clip":
+        v, vmin, vmax = np.clip(a, 0.0, 1.0), 0.0, 1.0
+    elif mode == "abs":
+        v, vmin, vmax = np.minimum(np.abs(a), np.float32(1.0)), 0.0, 1.0
+    elif mode == "normalize":
+        span = hi - lo
+        v = (a - np.float32(lo)) * np.float32(1.0 / span) if span > 0 else np.zeros_like(a)
+        np.clip(v, 0.0, 1.0, out=v)
+        vmin, vmax = lo, hi
+    else:  # diverging
+        m = max(abs(lo), abs(hi))
+        scale = np.float32(127.5 / m) if m > 0 else np.float32(0.0)
+        idx = a * scale
+        idx += np.float32(128.0)  # -m -> 0.5, 0 -> 128, +m -> 255.5
+        np.clip(idx, 0.0, 255.0, out=idx)
+        rgb = _LUT[idx.astype(np.uint8)]
+        return Display(np.ascontiguousarray(rgb), -m, m, mode, signed)
+    u8 = _to_u8(v)
+    rgb = np.ascontiguousarray(u8) if u8.ndim == 3 else _grey_rgb(u8)
+    return Display(rgb, float(vmin), float(vmax), mode, signed)
+
+
+def save_output(path, raw, mode: str = "clip") -> None:
+    """Write a result: ``.npy`` -> the raw float32 array; anything else -> a picture of
+    ``to_display(raw, mode).rgb``, PNG unless the suffix names another format Pillow writes
+    (``.jpg``, ``.tif``, ``.bmp`` ...).
+
+    Raises
+    ------
+    ValueError
+        An empty result as a picture, or an unknown ``mode``.
+    OSError
+        The file cannot be written.
+    """
+    p = Path(path)
+    a = np.asarray(raw, dtype=np.float32)
+    if p.suffix.lower() == ".npy":
+        np.save(p, a)
+        return
+    if a.size == 0:
+        raise ValueError(
+            f"cannot write {p}: the result is empty (shape {a.shape}), so there is no picture; "
+            "save it as .npy or use padding 'same'"
+        )
+    disp = to_display(a, mode)
+    ext = p.suffix.lower()
+    fmt = Image.registered_extensions().get(ext, "PNG") if ext else "PNG"
+    Image.fromarray(disp.rgb).save(p, format=fmt)

@@ -1,0 +1,812 @@
+"""The convolution engine: 2-D convolution, pooling and ReLU on numpy arrays.
+
+Everything here is a pure function of arrays; nothing imports Qt. Each fast routine has an
+obvious loop-based twin (:func:`conv2d_reference`, :func:`pool2d_reference`) that the tests
+compare it with.
+
+Conventions
+-----------
+* Images are ``(H, W)`` or ``(H, W, C)``, row-major. Float arrays are used as they are
+  (computed in float32); integer arrays are scaled to 0..1 by their dtype's maximum.
+* Results are always float32.
+* Output size along one axis of length ``n`` with kernel (or window) size ``k`` and stride
+  ``s``, after ``before + after`` padded cells, is ``floor((n + before + after - k) / s) + 1``,
+  or 0 when the kernel does not fit at all (``n + before + after < k``). Then the result is an
+  **empty array** with 0 rows or 0 columns, never an error: the GUI shows "nothing fits" and
+  the shape readout stays correct while the user drags a slider.
+
+Padding rules (per axis, see :func:`pad_amounts`):
+
+``"valid"``
+    no padding: ``out = floor((n - k) / s) + 1``.
+``"same"``
+    TensorFlow/Keras: ``out = ceil(n / s)``, total padding ``max((out - 1) * s + k - n, 0)``,
+    the smaller half before (top/left), the larger half after (bottom/right).
+``"full"``
+    ``k - 1`` on each side (``scipy.signal.convolve2d``'s default):
+    ``out = floor((n + k - 2) / s) + 1``.
+``int`` or ``(py, px)``
+    that many cells on both sides, as PyTorch's ``padding=``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral
+
+import numpy as np
+
+__all__ = [
+    "BORDERS",
+    "CHANNEL_MODES",
+    "PADDINGS",
+    "POOL_MODES",
+    "conv2d",
+    "conv2d_reference",
+    "output_shape",
+    "pad_amounts",
+    "pool2d",
+    "pool2d_reference",
+    "pool_output_shape",
+    "relu",
+]
+
+PADDINGS = ("valid", "same", "full")
+BORDERS = ("zeros", "reflect", "replicate", "wrap")
+CHANNEL_MODES = ("sum", "separate")
+POOL_MODES = ("max", "avg")
+MAX_KERNEL_SIDE = 15
+
+#: numpy.pad mode for each border name
+_NP_PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "wrap": "wrap"}
+
+# --------------------------------------------------------------------------- validation
+
+
+def _fail(name: str, allowed: str, got) -> ValueError:
+    return ValueError(f"{name} must be {allowed}, not {got!r}")
+
+
+def _as_image(image, name: str = "image") -> np.ndarray:
+    """``image`` as a float32 array (a view when it already is one), shape checked."""
+    arr = np.asarray(image)
+    if arr.ndim not in (2, 3):
+        raise ValueError(
+            f"{name} must have 2 dimensions (H, W) or 3 (H, W, C), not {arr.ndim} "
+            f"(shape {arr.shape})"
+        )
+    if arr.ndim == 3 and arr.shape[2] == 0:
+        raise ValueError(f"{name} must have at least 1 channel, not shape {arr.shape}")
+    if arr.dtype == np.bool_:
+        return arr.astype(np.float32)
+    if np.issubdtype(arr.dtype, np.integer):
+        return arr.astype(np.float32) / np.float32(np.iinfo(arr.dtype).max)
+    if np.issubdtype(arr.dtype, np.floating):
+        return arr.astype(np.float32, copy=False)
+    raise ValueError(f"{name} must hold real numbers (integer or float), not {arr.dtype}")
+
+
+def _as_kernel(kernel, channels_in: int | None) -> np.ndarray:
+    """The kernel as float32 ``(kh, kw)`` or ``(kh, kw, C)``, checked."""
+    try:
+        k = np.asarray(kernel, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"kernel must be a 2-D or 3-D array of numbers ({exc})") from None
+    if k.ndim not in (2, 3):
+        raise ValueError(
+            f"kernel must have 2 dimensions (kh, kw) or 3 (kh, kw, C), not {k.ndim} "
+            f"(shape {k.shape})"
+        )
+    kh, kw = k.shape[:2]
+    if not (1 <= kh <= MAX_KERNEL_SIDE and 1 <= kw <= MAX_KERNEL_SIDE):
+        raise ValueError(
+            f"kernel sides must be 1 to {MAX_KERNEL_SIDE}, not {kh}x{kw} (shape {k.shape})"
+        )
+    if not np.all(np.isfinite(k)):
+        raise ValueError("kernel must hold finite numbers only, not NaN or infinity")
+    if k.ndim == 3:
+        kc = k.shape[2]
+        cin = 1 if channels_in is None else channels_in
+        if kc != cin:
+            raise ValueError(
+                f"kernel has {kc} channel slices but the image has {cin} channel"
+                f"{'s' if cin != 1 else ''}; give a (kh, kw) kernel or one of shape "
+                f"({kh}, {kw}, {cin})"
+            )
+    return k.astype(np.float32)
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    """An int >= 1, or a pair of them, as ``(y, x)``."""
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    elif (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and len(value) == 2
+        and all(isinstance(v, Integral) and not isinstance(v, bool) for v in value)
+    ):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise _fail(name, "an int >= 1 or a pair (y, x) of them", value)
+    if min(pair) < 1:
+        raise _fail(name, "an int >= 1 or a pair (y, x) of them", value)
+    return pair
+
+
+def _paddings(padding) -> tuple:
+    """``padding`` split per axis: a name, or an int >= 0, for y and for x."""
+    allowed = "'valid', 'same', 'full', an int >= 0 or a pair (py, px) of them"
+    if isinstance(padding, str):
+        if padding not in PADDINGS:
+            raise _fail("padding", allowed, padding)
+        return (padding, padding)
+    if isinstance(padding, Integral) and not isinstance(padding, bool):
+        if padding < 0:
+            raise _fail("padding", allowed, padding)
+        return (int(padding), int(padding))
+    if (
+        isinstance(padding, Sequence)
+        and len(padding) == 2
+        and all(isinstance(p, Integral) and not isinstance(p, bool) and p >= 0 for p in padding)
+    ):
+        return (int(padding[0]), int(padding[1]))
+    raise _fail("padding", allowed, padding)
+
+
+def _choice(value, name: str, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise _fail(name, "one of " + ", ".join(repr(a) for a in allowed), value)
+    return value
+
+
+def _bias(bias) -> float:
+    try:
+        b = float(bias)
+    except (TypeError, ValueError):
+        raise _fail("bias", "a finite number", bias) from None
+    if not math.isfinite(b):
+        raise _fail("bias", "a finite number", bias)
+    return b
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def pad_amounts(n: int, k: int, s: int, padding) -> tuple[int, int]:
+    """Padded cells ``(before, after)`` along one axis.
+
+    Parameters
+    ----------
+    n : int
+        Input length along the axis (>= 0).
+    k : int
+        Kernel or window size along the axis (>= 1).
+    s : int
+        Stride along the axis (>= 1).
+    padding : {"valid", "same", "full"} or int
+        ``"valid"``: ``(0, 0)``. ``"same"`` (TensorFlow): ``out = ceil(n / s)``,
+        ``total = max((out - 1) * s + k - n, 0)``, ``before = total // 2``,
+        ``after = total - before``. ``"full"``: ``(k - 1, k - 1)``. An int ``p``: ``(p, p)``.
+
+    Returns
+    -------
+    (before, after) : tuple of int
+
+    Examples
+    --------
+    >>> pad_amounts(6, 3, 2, "same"), pad_amounts(5, 3, 2, "same")
+    ((0, 1), (1, 1))
+    """
+    n, k, s = int(n), int(k), int(s)
+    if n < 0 or k < 1 or s < 1:
+        raise ValueError(f"pad_amounts needs n >= 0, k >= 1 and s >= 1, not n={n}, k={k}, s={s}")
+    (p, _) = _paddings(padding)
+    if p == "valid":
+        return (0, 0)
+    if p == "full":
+        return (k - 1, k - 1)
+    if p == "same":
+        out = -(-n // s)
+        total = max((out - 1) * s + k - n, 0)
+        return (total // 2, total - total // 2)
+    return (p, p)
+
+
+def _out_len(n: int, k: int, s: int, before: int, after: int) -> int:
+    span = n + before + after - k
+    return span // s + 1 if span >= 0 else 0
+
+
+def output_shape(in_shape, kernel_shape, *, stride=1, padding="valid", channels="sum") -> tuple:
+    """The shape :func:`conv2d` would return, without computing anything.
+
+    Parameters
+    ----------
+    in_shape : tuple
+        ``(H, W)`` or ``(H, W, C)``.
+    kernel_shape : tuple
+        ``(kh, kw)`` or ``(kh, kw, C)``.
+    stride, padding, channels
+        As for :func:`conv2d`.
+
+    Returns
+    -------
+    tuple
+        ``(H', W')`` for ``channels="sum"`` or a 2-D image, ``(H', W', C)`` for
+        ``channels="separate"``, where ``H' = floor((H + before + after - kh) / sy) + 1``
+        (0 when the kernel does not fit), with ``before, after = pad_amounts(H, kh, sy, padding)``;
+        likewise ``W'``.
+
+    Examples
+    --------
+    >>> output_shape((1080, 1920, 3), (3, 3), stride=2, padding="same")
+    (540, 960)
+    """
+    in_shape = tuple(int(d) for d in in_shape)
+    if len(in_shape) not in (2, 3) or min(in_shape) < 0:
+        raise ValueError(
+            f"image shape must be (H, W) or (H, W, C) with sizes >= 0, not {in_shape}"
+        )
+    kernel_shape = tuple(int(d) for d in kernel_shape)
+    cin = in_shape[2] if len(in_shape) == 3 else None
+    _as_kernel(np.zeros(kernel_shape, np.float32), cin)
+    sy, sx = _pair(stride, "stride")
+    py, px = _paddings(padding)
+    channels = _choice(channels, "channels", CHANNEL_MODES)
+    (h, w), (kh, kw) = in_shape[:2], kernel_shape[:2]
+    ho = _out_len(h, kh, sy, *pad_amounts(h, kh, sy, py))
+    wo = _out_len(w, kw, sx, *pad_amounts(w, kw, sx, px))
+    if channels == "separate" and len(in_shape) == 3:
+        return (ho, wo, in_shape[2])
+    return (ho, wo)
+
+
+def pool_output_shape(in_shape, size=2, *, stride=None, padding="valid", ceil_mode=False) -> tuple:
+    """The shape :func:`pool2d` would return, without computing anything.
+
+    ``(H', W')`` or ``(H', W', C)``; per axis ``floor((n + 2p - k) / s) + 1`` (``ceil`` with
+    ``ceil_mode``, dropping a last window that would start in the bottom/right padding),
+    ``ceil(n / s)`` for ``"same"``, 0 when the window does not fit.
+    """
+    in_shape = tuple(int(d) for d in in_shape)
+    if len(in_shape) not in (2, 3) or min(in_shape) < 0:
+        raise ValueError(
+            f"input shape must be (H, W) or (H, W, C) with sizes >= 0, not {in_shape}"
+        )
+    plan = _pool_plan(in_shape[:2], size, stride, padding, ceil_mode)
+    return (plan[0][4], plan[1][4]) + in_shape[2:]
+
+
+# --------------------------------------------------------------------------- conv2d
+
+
+def _pad(x: np.ndarray, pads: tuple[tuple[int, int], tuple[int, int]], border: str) -> np.ndarray:
+    """Pad the first two axes of ``x`` (numpy.pad semantics of ``border``)."""
+    if not any(pads[0] + pads[1]):
+        return x
+    width = [pads[0], pads[1]] + [(0, 0)] * (x.ndim - 2)
+    mode = _NP_PAD_MODE[border]
+    if mode == "reflect" and min(x.shape[:2]) == 1:
+        # numpy cannot mirror a length-1 axis without repeating it; the only sensible
+        # reflection of a single pixel is itself, which is what "edge" gives.
+        y = x
+        for axis in (0, 1):
+            if any(pads[axis]):
+                w = [(0, 0)] * x.ndim
+                w[axis] = pads[axis]
+                y = np.pad(y, w, mode="edge" if y.shape[axis] == 1 else "reflect")
+        return y
+    return np.pad(x, width, mode=mode)
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+#: output elements above which the work is split over two threads
+_THREAD_MIN = 400_000
+#: a band covers about this many output elements (roughly 128 KiB of float32)
+_BAND_ELEMS = 32 * 1024
+
+
+def _threads() -> int:
+    try:
+        return max(1, min(2, len(os.sched_getaffinity(0))))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, min(2, os.cpu_count() or 1))
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="convdemo-ops")
+        return _POOL
+
+
+def _split_rows(rows: int, run) -> None:
+    """Call ``run(r0, r1)`` over ``[0, rows)``, split in two halves on two threads if worth it."""
+    if rows >= 2 and _threads() > 1:
+        mid = rows // 2
+        fut = _executor().submit(run, mid, rows)
+        run(0, mid)
+        fut.result()
+    else:
+        run(0, rows)
+
+
+def _correlate_plane(
+    xp: np.ndarray, k: np.ndarray, sy: int, sx: int, ho: int, wo: int, out: np.ndarray
+) -> None:
+    """``out[i, j] (+)= sum_ab k[a, b] * xp[i*sy + a, j*sx + b]`` on a padded plane, in bands.
+
+    ``xp`` is ``(Hp, Wp)`` or ``(Hp, Wp, C)`` with ``out`` of matching trailing shape. Each row
+    band of ``out`` is finished (all taps) before the next, so its inputs stay in cache; no
+    temporary larger than one band is made.
+    """
+    kh, kw = k.shape
+    taps = [(a, b, k[a, b]) for a in range(kh) for b in range(kw) if k[a, b] != 0]
+    if not taps:
+        out.fill(0)
+        return
+    row_elems = max(1, out[0].size)
+    band = max(1, min(ho, _BAND_ELEMS // row_elems))
+
+    def run(r0: int, r1: int) -> None:
+        tmp = np.empty((band,) + out.shape[1:], np.float32)
+        for b0 in range(r0, r1, band):
+            b1 = min(b0 + band, r1)
+            o = out[b0:b1]
+            t = tmp[: b1 - b0]
+            for n, (a, b, w) in enumerate(taps):
+                src = xp[a + b0 * sy : a + (b1 - 1) * sy + 1 : sy, b : b + (wo - 1) * sx + 1 : sx]
+                if n == 0:
+                    if w == 1:
+                        o[...] = src
+                    else:
+                        np.multiply(src, w, out=o)
+                elif w == 1:
+                    np.add(o, src, out=o)
+                else:
+                    np.multiply(src, w, out=t)
+                    np.add(o, t, out=o)
+
+    if out.size >= _THREAD_MIN:
+        _split_rows(ho, run)
+    else:
+        run(0, ho)
+
+
+def _sum_channels(x: np.ndarray) -> np.ndarray:
+    """``x[..., 0] + x[..., 1] + ...`` in float32, in bands on two threads for big images."""
+    h, w, c = x.shape
+    out = np.empty((h, w), np.float32)
+    band = max(1, min(h, _BAND_ELEMS // max(1, w)))
+
+    def run(r0: int, r1: int) -> None:
+        for b0 in range(r0, r1, band):
+            b1 = min(b0 + band, r1)
+            o = out[b0:b1]
+            np.add(x[b0:b1, :, 0], x[b0:b1, :, 1], out=o)
+            for ch in range(2, c):
+                np.add(o, x[b0:b1, :, ch], out=o)
+
+    if c == 1:
+        out[...] = x[..., 0]
+    elif out.size >= _THREAD_MIN:
+        _split_rows(h, run)
+    else:
+        run(0, h)
+    return out
+
+
+def _prepare(image, kernel, stride, padding, border, channels, flip, bias):
+    """Check every argument of :func:`conv2d`; the shared front half of fast and reference."""
+    x = _as_image(image)
+    cin = x.shape[2] if x.ndim == 3 else None
+    k = _as_kernel(kernel, cin)
+    sy, sx = _pair(stride, "stride")
+    py, px = _paddings(padding)
+    border = _choice(border, "border", BORDERS)
+    channels = _choice(channels, "channels", CHANNEL_MODES)
+    if not isinstance(flip, (bool, np.bool_)):
+        raise _fail("flip", "True or False", flip)
+    b = _bias(bias)
+    if k.ndim == 3 and x.ndim == 2:  # a (kh, kw, 1) kernel on a 2-D image
+        k = k[:, :, 0]
+    if flip:
+        k = k[::-1, ::-1]
+    kh, kw = k.shape[:2]
+    h, w = x.shape[:2]
+    pads = (pad_amounts(h, kh, sy, py), pad_amounts(w, kw, sx, px))
+    ho = _out_len(h, kh, sy, *pads[0])
+    wo = _out_len(w, kw, sx, *pads[1])
+    return x, k, (sy, sx), pads, border, channels, b, (ho, wo)
+
+
+def conv2d(
+    image,
+    kernel,
+    *,
+    stride=1,
+    padding="valid",
+    border="zeros",
+    channels="sum",
+    flip=False,
+    bias=0.0,
+) -> np.ndarray:
+    """2-D convolution (cross-correlation by default) of an image with a small kernel.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+        Float arrays are used as they are (in float32); integer arrays are scaled to 0..1
+        by their dtype's maximum (uint8 / 255, uint16 / 65535).
+    kernel : array_like, shape (kh, kw) or (kh, kw, C)
+        ``(kh, kw)``: the same weights for every channel. ``(kh, kw, C)``: one slice per
+        input channel, as in a CNN layer. Sides 1 to 15, odd or even; finite values.
+    stride : int or (int, int), default 1
+        ``s`` or ``(sy, sx)``, each >= 1.
+    padding : {"valid", "same", "full"}, int or (int, int), default "valid"
+        See :func:`pad_amounts`. ``"same"`` is TensorFlow's rule (the smaller half of the
+        padding at the top/left); an int ``p`` pads ``p`` cells on every side (PyTorch).
+    border : {"zeros", "reflect", "replicate", "wrap"}, default "zeros"
+        What the padded cells hold: 0; a mirror without repeating the edge pixel
+        (``numpy.pad(mode="reflect")``, OpenCV's ``BORDER_REFLECT_101``); the edge pixel
+        repeated (``"edge"``); or the image wrapped around (``"wrap"``). A 1-pixel-wide
+        image reflects to itself.
+    channels : {"sum", "separate"}, default "sum"
+        ``"sum"``: each channel is correlated with its kernel slice and the results are
+        added, giving ``(H', W')`` (one CNN neuron). ``"separate"``: each channel is filtered
+        on its own, giving ``(H', W', C)`` (a photo filter). A 2-D image gives ``(H', W')``
+        either way.
+    flip : bool, default False
+        ``False``: cross-correlation, what Keras and PyTorch call convolution.
+        ``True``: true convolution (kernel rotated 180 degrees), equal to
+        ``scipy.signal.convolve2d``.
+    bias : float, default 0.0
+        Added to every output value.
+
+    Returns
+    -------
+    numpy.ndarray, float32, shape (H', W') or (H', W', C)
+        ``H' = floor((H + before + after - kh) / sy) + 1`` with
+        ``before, after = pad_amounts(H, kh, sy, padding)``; likewise ``W'``. When the kernel
+        does not fit (``H + before + after < kh``) that size is 0 and the array is empty;
+        this is not an error.
+
+    Raises
+    ------
+    ValueError
+        For a wrong number of dimensions, a kernel whose channel count differs from the
+        image's, a stride of 0 or less, NaN or infinity in the kernel, or an unknown padding,
+        border or channels name; the message names the argument and what is allowed.
+
+    Notes
+    -----
+    The result equals :func:`conv2d_reference` (float64 loops) to float32 rounding. With a
+    shared kernel and ``channels="sum"``, the channels are summed first (exact algebra, a
+    third of the work). Work is done in row bands of about 128 KiB so data stays in cache,
+    on two threads for large images (numpy releases the GIL).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> conv2d(np.arange(16.0).reshape(4, 4), [[0, 0, 0], [0, 1, 0], [0, 0, 0]]).tolist()
+    [[5.0, 6.0], [9.0, 10.0]]
+    """
+    x, k, (sy, sx), pads, border, channels, b, (ho, wo) = _prepare(
+        image, kernel, stride, padding, border, channels, False if flip is False else flip, bias
+    )
+    separate = channels == "separate" and x.ndim == 3
+    c = x.shape[2] if x.ndim == 3 else 1
+    out_shape = (ho, wo, c) if separate else (ho, wo)
+    if ho == 0 or wo == 0:
+        return np.zeros(out_shape, np.float32)
+
+    if x.ndim == 2:
+        planes, kernels = [x], [k]
+    elif separate:
+        if k.ndim == 2:  # one filter over all channels at once, channel axis kept
+            planes, kernels = [x], [k]
+        else:
+            planes = [x[:, :, i] for i in range(c)]
+            kernels = [k[:, :, i] for i in range(c)]
+    elif k.ndim == 2:  # shared kernel + sum: sum the channels first (exact algebra)
+        planes, kernels = [_sum_channels(x)], [k]
+    else:
+        planes = [x[:, :, i] for i in range(c)]
+        kernels = [k[:, :, i] for i in range(c)]
+
+    out = np.empty(out_shape, np.float32)
+    if separate and k.ndim == 3:
+        for i, (p, kk) in enumerate(zip(planes, kernels, strict=True)):
+            o = np.empty((ho, wo), np.float32)
+            _correlate_plane(_pad(p, pads, border), kk, sy, sx, ho, wo, o)
+            out[:, :, i] = o
+    else:
+        _correlate_plane(_pad(planes[0], pads, border), kernels[0], sy, sx, ho, wo, out)
+        if len(planes) > 1:
+            acc = np.empty((ho, wo), np.float32)
+            for p, kk in zip(planes[1:], kernels[1:], strict=True):
+                _correlate_plane(_pad(p, pads, border), kk, sy, sx, ho, wo, acc)
+                np.add(out, acc, out=out)
+    if b != 0.0:
+        np.add(out, np.float32(b), out=out)
+    return out
+
+
+def _border_index(i: int, n: int, border: str) -> int | None:
+    """Source index for (possibly out-of-range) index ``i`` on an axis of length ``n``."""
+    if 0 <= i < n:
+        return i
+    if border == "zeros":
+        return None
+    if border == "replicate":
+        return min(max(i, 0), n - 1)
+    if border == "wrap":
+        return i % n
+    # reflect without repeating the edge: period 2(n - 1)
+    if n == 1:
+        return 0
+    period = 2 * (n - 1)
+    j = i % period
+    return j if j < n else period - j
+
+
+def conv2d_reference(
+    image,
+    kernel,
+    *,
+    stride=1,
+    padding="valid",
+    border="zeros",
+    channels="sum",
+    flip=False,
+    bias=0.0,
+) -> np.ndarray:
+    """The obvious, slow version of :func:`conv2d` (same arguments, same result).
+
+    Loops over every output cell, every kernel tap and every channel in float64, finding
+    each padded cell's source pixel by index arithmetic (no ``numpy.pad``). Only for tests
+    and for reading.
+    """
+    x, k, (sy, sx), pads, border, channels, b, (ho, wo) = _prepare(
+        image, kernel, stride, padding, border, channels, flip, bias
+    )
+    x = x.astype(np.float64)
+    if x.ndim == 2:
+        x = x[:, :, None]
+    h, w, c = x.shape
+    kk = k.astype(np.float64)
+    if kk.ndim == 2:
+        kk = np.repeat(kk[:, :, None], c, axis=2)
+    kh, kw = kk.shape[:2]
+    top, left = pads[0][0], pads[1][0]
+    res = np.zeros((ho, wo, c), np.float64)
+    for i in range(ho):
+        for j in range(wo):
+            for a in range(kh):
+                yy = _border_index(i * sy + a - top, h, border)
+                for bb in range(kw):
+                    xx = _border_index(j * sx + bb - left, w, border)
+                    if yy is None or xx is None:
+                        continue
+                    for ch in range(c):
+                        res[i, j, ch] += kk[a, bb, ch] * x[yy, xx, ch]
+    if channels == "sum" or np.ndim(image) == 2:
+        res = res.sum(axis=2)
+    return (res + b).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def _pool_plan(hw, size, stride, padding, ceil_mode):
+    """Per axis ``(k, s, before, after, out)`` for pooling, with every argument checked."""
+    ky, kx = _pair(size, "size")
+    sy, sx = (ky, kx) if stride is None else _pair(stride, "stride")
+    allowed = "'valid', 'same', an int >= 0 or a pair (py, px) of them"
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise _fail("padding", allowed, padding)
+        pads = (padding, padding)
+    else:
+        try:
+            pads = _paddings(padding)
+        except ValueError:
+            raise _fail("padding", allowed, padding) from None
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise _fail("ceil_mode", "True or False", ceil_mode)
+    if ceil_mode and pads[0] == "same":
+        raise ValueError(
+            "ceil_mode must be False with padding='same' (which already rounds up); "
+            "use it with padding='valid' or an int"
+        )
+    plan = []
+    for n, k, s, p in zip(hw, (ky, kx), (sy, sx), pads, strict=True):
+        if p == "same":
+            before, after = pad_amounts(n, k, s, "same")
+            out = _out_len(n, k, s, before, after) if n > 0 else 0
+        else:
+            before = after = 0 if p == "valid" else p
+            if before > k // 2:
+                raise ValueError(
+                    f"padding must be at most half the pool size ({k // 2} for size {k}), "
+                    f"not {before}, so every window holds a real cell (PyTorch's rule)"
+                )
+            span = n + 2 * before - k
+            if span < 0:
+                out = 0
+            elif ceil_mode:
+                out = -(-span // s) + 1
+                if (out - 1) * s >= n + before:  # last window would start in the padding
+                    out -= 1
+            else:
+                out = span // s + 1
+        plan.append((k, s, before, after, out))
+    return plan
+
+
+def pool2d(
+    x,
+    size=2,
+    *,
+    stride=None,
+    mode="max",
+    padding="valid",
+    ceil_mode=False,
+    count_include_pad=False,
+) -> np.ndarray:
+    """Max or average pooling over ``size x size`` windows (Keras ``MaxPooling2D`` /
+    ``AveragePooling2D``).
+
+    Parameters
+    ----------
+    x : array_like, shape (H, W) or (H, W, C)
+        Each channel is pooled on its own. Integer arrays are scaled as in :func:`conv2d`.
+    size : int or (int, int), default 2
+        Window ``k`` or ``(ky, kx)``, each >= 1.
+    stride : int or (int, int), optional
+        Defaults to ``size``.
+    mode : {"max", "avg"}, default "max"
+    padding : {"valid", "same"}, int or (int, int), default "valid"
+        ``"valid"``: ``out = floor((n - k) / s) + 1`` (0 when the window does not fit: an empty
+        result, not an error). ``"same"``: TensorFlow's rule, ``out = ceil(n / s)`` with the
+        smaller half of the padding at the top/left. An int ``p`` (PyTorch, at most ``k // 2``):
+        ``p`` cells on both sides, ``out = floor((n + 2p - k) / s) + 1``.
+        Max pooling never takes a padded cell.
+    ceil_mode : bool, default False
+        PyTorch's option: round the output size up instead of down,
+        ``out = ceil((n + 2p - k) / s) + 1``, except that a last window starting in the
+        bottom/right padding is dropped. Not allowed with ``"same"``.
+    count_include_pad : bool, default False
+        PyTorch's option for average pooling: divide by the window area inside the padded
+        input (padding cells counted) instead of the number of real cells. Cells beyond the
+        padding (from ``ceil_mode``) are never counted. The default, ``False``, is Keras'
+        rule for ``"same"``.
+
+    Returns
+    -------
+    numpy.ndarray, float32, shape (H', W') or (H', W', C)
+        See :func:`pool_output_shape`.
+
+    Notes
+    -----
+    Computed as the maximum (or sum) of the ``ky * kx`` strided sub-grids
+    ``x[a::sy, b::sx]``, which is much faster than ``reshape(...).max(axis=(1, 3))``.
+    Equal to :func:`pool2d_reference` to float32 rounding (exactly, for max).
+    """
+    a = _as_image(x, "x")
+    mode = _choice(mode, "mode", POOL_MODES)
+    if not isinstance(count_include_pad, (bool, np.bool_)):
+        raise _fail("count_include_pad", "True or False", count_include_pad)
+    plan = _pool_plan(a.shape[:2], size, stride, padding, ceil_mode)
+    (ky, sy, ty, ay, ho), (kx, sx, tx, ax, wo) = plan
+    out_shape = (ho, wo) + a.shape[2:]
+    if ho == 0 or wo == 0:
+        return np.zeros(out_shape, np.float32)
+    h, w = a.shape[:2]
+    # extents so that every window lies inside [0, need): pad after (or crop) to that
+    need_y, need_x = (ho - 1) * sy + ky, (wo - 1) * sx + kx
+    by, bx = need_y - ty - h, need_x - tx - w
+    fill = -np.inf if mode == "max" else 0.0
+    if ty or tx or by > 0 or bx > 0:
+        width = [(ty, max(by, 0)), (tx, max(bx, 0))] + [(0, 0)] * (a.ndim - 2)
+        a = np.pad(a, width, mode="constant", constant_values=fill)
+    out = np.empty(out_shape, np.float32)
+    op = np.maximum if mode == "max" else np.add
+
+    def run(r0: int, r1: int) -> None:
+        o = out[r0:r1]
+        first = True
+        for dy in range(ky):
+            for dx in range(kx):
+                v = a[dy + r0 * sy : dy + (r1 - 1) * sy + 1 : sy, dx : dx + (wo - 1) * sx + 1 : sx]
+                if first:
+                    o[...] = v
+                    first = False
+                else:
+                    op(o, v, out=o)
+
+    if out.size >= _THREAD_MIN:
+        _split_rows(ho, run)
+    else:
+        run(0, ho)
+    if mode == "avg":
+        cy = _pool_counts(h, ky, sy, ty, ay, ho, count_include_pad)
+        cx = _pool_counts(w, kx, sx, tx, ax, wo, count_include_pad)
+        if cy.min() == cy.max() and cx.min() == cx.max():
+            np.multiply(out, np.float32(1.0 / (cy[0] * cx[0])), out=out)
+        else:
+            div = np.multiply.outer(cy, cx).astype(np.float32)
+            if out.ndim == 3:
+                div = div[:, :, None]
+            np.divide(out, div, out=out)
+    return out
+
+
+def _pool_counts(n, k, s, before, after, out, include_pad) -> np.ndarray:
+    """Cells each window counts along one axis: the real cells, or (``include_pad``, PyTorch)
+    the cells inside the padded input ``[-before, n + after)``."""
+    starts = np.arange(out) * s - before
+    ends = starts + k
+    if include_pad:
+        lo, hi = np.maximum(starts, -before), np.minimum(ends, n + after)
+    else:
+        lo, hi = np.maximum(starts, 0), np.minimum(ends, n)
+    return (hi - lo).astype(np.float64)
+
+
+def pool2d_reference(
+    x,
+    size=2,
+    *,
+    stride=None,
+    mode="max",
+    padding="valid",
+    ceil_mode=False,
+    count_include_pad=False,
+) -> np.ndarray:
+    """The obvious, slow version of :func:`pool2d`: a loop over windows in float64."""
+    a = _as_image(x, "x").astype(np.float64)
+    mode = _choice(mode, "mode", POOL_MODES)
+    plan = _pool_plan(a.shape[:2], size, stride, padding, ceil_mode)
+    (ky, sy, ty, ay, ho), (kx, sx, tx, ax, wo) = plan
+    squeeze = a.ndim == 2
+    if squeeze:
+        a = a[:, :, None]
+    h, w, c = a.shape
+    res = np.zeros((ho, wo, c), np.float64)
+    for i in range(ho):
+        for j in range(wo):
+            y0, x0 = i * sy - ty, j * sx - tx
+            y1, x1 = y0 + ky, x0 + kx
+            window = a[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)].reshape(-1, c)
+            if mode == "max":
+                res[i, j] = window.max(axis=0)
+            else:
+                if count_include_pad:
+                    ny = min(y1, h + ay) - max(y0, -ty)
+                    nx = min(x1, w + ax) - max(x0, -tx)
+                    count = ny * nx
+                else:
+                    count = window.shape[0]
+                res[i, j] = window.sum(axis=0) / count
+    if squeeze:
+        res = res[:, :, 0]
+    return res.astype(np.float32)
+
+
+# --------------------------------------------------------------------------- relu
+
+
+def relu(x) -> np.ndarray:
+    """``max(x, 0)`` elementwise, as float32 of the same shape (NaN stays NaN)."""
+    a = np.asarray(x)
+    if not np.issubdtype(a.dtype, np.floating):
+        a = a.astype(np.float32)
+    return np.maximum(a, np.float32(0), dtype=np.float32)

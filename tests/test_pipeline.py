@@ -1,0 +1,64 @@
+"""The pipeline: the one path from settings to result that the GUI and the CLI share."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convdemo import imaging, ops, pipeline
+from convdemo.kernels import PRESETS
+from convdemo.pipeline import Settings
+
+RNG = np.random.default_rng(3)
+IMG = RNG.random((12, 17, 3), dtype=np.float32)
+
+
+def test_default_is_identity_valid():
+    res = pipeline.run(IMG, Settings(channels="separate"))
+    np.testing.assert_array_equal(res.raw, IMG[1:-1, 1:-1])
+    assert res.display.rgb.shape == (10, 15, 3)
+
+
+def test_run_matches_ops_step_by_step():
+    k = PRESETS["sobel-x"].array()
+    s = Settings().replace(kernel=k, stride=2, padding="same", border="reflect", bias=0.1,
+                           relu=True, pool="max", pool_size=2, display="diverging")
+    res = pipeline.run(IMG, s)
+    expected = ops.conv2d(IMG, k, stride=2, padding="same", border="reflect", bias=0.1)
+    expected = ops.pool2d(ops.relu(expected), 2)
+    np.testing.assert_array_equal(res.raw, expected)
+    assert res.display.mode == "diverging"
+    assert res.raw.shape == pipeline.output_shapes(IMG.shape, s)[1]
+
+
+def test_gray_channels_use_luma():
+    s = Settings(channels="gray")
+    res = pipeline.run(IMG, s)
+    np.testing.assert_array_equal(res.conv_input, imaging.to_gray(IMG))
+    assert res.raw.shape == (10, 15)
+
+
+def test_nothing_fits_is_empty_not_an_error():
+    s = Settings().replace(kernel=np.ones((5, 5)))
+    res = pipeline.run(IMG[:3, :3], s)
+    assert res.empty and res.display is None and res.raw.shape == (0, 0)
+
+
+def test_readout():
+    s = Settings(stride=2, padding="same", pool="max", pool_size=2)
+    assert pipeline.readout((1080, 1920, 3), s) == (
+        "1920×1080×3 → conv 3×3, stride 2, same → 960×540 → max pool 2 → 480×270"
+    )
+
+
+def test_settings_are_frozen_and_hashable():
+    s = Settings().replace(kernel=np.eye(3, dtype=np.float32))
+    assert hash(s) == hash(Settings().replace(kernel=np.eye(3)))
+    with pytest.raises(AttributeError):
+        s.stride = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("field", ["channels", "pool"])
+def test_bad_settings(field):
+    with pytest.raises(ValueError, match=field):
+        pipeline.run(IMG, Settings().replace(**{field: "bogus"}))
