@@ -1,0 +1,935 @@
+"""The CNN side panel: what a small trained CNN sees in the photo (or a drawing), and thinks.
+
+Layout, top to bottom (made for a dock 360-420 px wide):
+
+* the model selector and a "Model summary" button, and a status line for problems;
+* the input, in two tabs ("Photo": the main window's image; "Draw": a canvas), beside the
+  class probabilities; under the input, the 28x28 image the model actually sees;
+* the feature maps of a convolution layer (``featureMapGrid``), on one viridis scale;
+* the inspector: the clicked map enlarged, its learned 3x3 filter and bias, and
+  "Use this filter", which emits :attr:`CNNPanel.filterChosen` for the kernel editor.
+
+Work happens off the GUI thread. A frozen :class:`Request` goes to a one-worker executor
+(:class:`LatestWins`): preprocessing a 12 MP photo takes tens of milliseconds, so it must not
+run on the GUI thread. While one request runs, a newer one replaces any older waiting one, so
+at most one runs and one waits. Results, including errors, come back by a Qt signal.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PyQt6.QtCore import QCoreApplication, QEventLoop, QObject, QRectF, QSize, Qt, QTimer
+from PyQt6.QtCore import pyqtSignal as Signal
+from PyQt6.QtGui import QColor, QFont, QFontDatabase, QFontMetricsF, QPainter, QPaintEvent
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from convdemo import model as cnn
+from convdemo import preprocess as prep
+from convdemo.gui.draw_canvas import DrawCanvas
+from convdemo.gui.feature_maps import ColourBar, FeatureMapGrid, PixelView, to_viridis
+from convdemo.gui.summary_dialog import SummaryDialog
+
+#: what each shipped model is, for the selector's tooltips
+MODEL_DESCRIPTIONS = {
+    "digits": "the lecture's CNN (1 conv layer, 32 filters) trained on MNIST digits",
+    "digits-deep": "a deeper CNN (2 conv layers: 32 and 64 filters) trained on MNIST digits",
+    "fashion": "the lecture's CNN (1 conv layer, 32 filters) trained on Fashion-MNIST",
+    "fashion-deep": "a deeper CNN (2 conv layers) trained on Fashion-MNIST",
+}
+#: longest side of the photo thumbnail made by the worker, in pixels
+THUMB_SIDE = 320
+CANVAS_SIDE = 140  # the Photo / Draw tab pages
+SEEN_SIDE = 112  # the 28x28 input, 4 screen pixels per pixel
+INSPECT_SIDE = 96  # the enlarged map
+NOTHING_TO_SEE = "Nothing to see: the picture is blank. Draw a digit or open a photo."
+
+
+# ---------------------------------------------------------------------------- the work
+@dataclass(frozen=True)
+class Request:
+    """One computation: an image (never modified after submission) and a model reference."""
+
+    seq: int
+    model_ref: str
+    image: np.ndarray | None = field(repr=False)
+    source: str  # "photo" or "draw"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the worker found. ``error`` is set for unexpected failures (shown in the panel)."""
+
+    request: Request
+    x28: np.ndarray | None = None  # float32 (28, 28), what the model sees
+    blank: bool = False
+    thumb: np.ndarray | None = None  # uint8 (h, w, 3) thumbnail of the photo
+    model: object | None = None  # convdemo.model.Model
+    model_error: str | None = None
+    activations: dict | None = None  # layer name -> (1, ...) float32
+    probabilities: np.ndarray | None = None  # float32 (10,)
+    seconds_preprocess: float = 0.0
+    seconds_forward: float = 0.0
+    error: str | None = None
+
+
+def model_file(ref: str) -> Path:
+    """The .npz behind a model reference (a shipped name or a path)."""
+    return Path(cnn.resolve(ref))
+
+
+def model_file_exists(ref: str) -> bool:
+    try:
+        return model_file(ref).is_file()
+    except ValueError:
+        return False
+
+
+def weights_message(ref: str, problem: str | None = None) -> str:
+    """The sentence shown when a model cannot be used."""
+    name = ref if ref in cnn.SHIPPED else Path(ref).name
+    try:
+        path = model_file(ref)
+    except ValueError as exc:
+        return f"{exc}. The rest of the app works."
+    if problem is None:
+        return f"The {name} model's weights are missing ({path}): the rest of the app works."
+    return f"The {name} model's weights could not be loaded ({problem}): the rest of the app works."
+
+
+class Engine:
+    """The worker-side state: loaded models and the last preprocessed photo.
+
+    Only ever used from the worker thread, so it needs no locks.
+    """
+
+    def __init__(self) -> None:
+        self._models: dict[str, tuple[object, object]] = {}  # ref -> (file stamp, model|error)
+        self._last_image: np.ndarray | None = None
+        self._last_x28: np.ndarray | None = None
+        self._last_thumb: np.ndarray | None = None
+
+    def model(self, ref: str):
+        """(model, None) or (None, the sentence saying why not). Reloads a changed file."""
+        try:
+            path = model_file(ref)
+        except ValueError as exc:
+            return None, weights_message(ref, str(exc))
+        try:
+            st = path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            self._models.pop(ref, None)
+            return None, weights_message(ref)
+        cached = self._models.get(ref)
+        if cached is None or cached[0] != stamp:
+            try:
+                cached = (stamp, cnn.load(ref))
+            except ValueError as exc:
+                cached = (stamp, weights_message(ref, str(exc)))
+            self._models[ref] = cached
+        value = cached[1]
+        return (None, value) if isinstance(value, str) else (value, None)
+
+    def run(self, req: Request) -> Result:
+        try:
+            return self._run(req)
+        except Exception:  # shown in the panel, never swallowed
+            return Result(req, error=traceback.format_exc(limit=4))
+
+    def _run(self, req: Request) -> Result:
+        t0 = time.perf_counter()
+        x28 = thumb = None
+        if req.image is not None:
+            if req.image is self._last_image:
+                x28, thumb = self._last_x28, self._last_thumb
+            else:
+                x28 = prep.preprocess(req.image)
+                thumb = make_thumbnail(req.image) if req.source == "photo" else None
+                self._last_image, self._last_x28, self._last_thumb = req.image, x28, thumb
+        t1 = time.perf_counter()
+        blank = x28 is None or prep.is_blank(x28)
+        model, problem = self.model(req.model_ref)
+        acts = probs = None
+        if model is not None and x28 is not None and not blank:
+            acts = model.activations(x28[np.newaxis])
+            probs = acts[model.layer_names[-1]][0]
+        t2 = time.perf_counter()
+        return Result(
+            req, x28=x28, blank=blank, thumb=thumb, model=model, model_error=problem,
+            activations=acts, probabilities=probs,
+            seconds_preprocess=t1 - t0, seconds_forward=t2 - t1,
+        )
+
+
+def make_thumbnail(image: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
+    """uint8 (h, w, 3) copy of ``image`` with its longer side at most ``side`` (by striding)."""
+    step = max(1, int(np.ceil(max(image.shape[:2]) / side)))
+    small = np.asarray(image[::step, ::step], np.float32)
+    if small.ndim == 2:
+        small = np.repeat(small[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(np.clip(small[..., :3] * 255 + 0.5, 0, 255).astype(np.uint8))
+
+
+class LatestWins(QObject):
+    """A one-worker executor where a newer request replaces an older waiting one.
+
+    :meth:`submit` returns at once. :attr:`finished` carries each :class:`Result` to the GUI
+    thread, in submission order. ``max_outstanding`` records the most requests ever running
+    or waiting at once (never more than 2), for the tests.
+    """
+
+    finished = Signal(object)
+    _done = Signal(object)
+
+    def __init__(self, work, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._work = work
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnn-panel")
+        self._running: Future | None = None
+        self._waiting: Request | None = None
+        self.max_outstanding = 0
+        self.completed = 0
+        self._done.connect(self._on_done)  # queued: emitted from the worker thread
+
+    def submit(self, request: Request) -> None:
+        if self._running is None:
+            self._start(request)
+        else:
+            self._waiting = request  # an older waiting request is dropped here
+        self.max_outstanding = max(self.max_outstanding, self.outstanding())
+
+    def outstanding(self) -> int:
+        return (self._running is not None) + (self._waiting is not None)
+
+    def is_idle(self) -> bool:
+        return self.outstanding() == 0
+
+    def shutdown(self) -> None:
+        self._waiting = None
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _start(self, request: Request) -> None:
+        self._running = self._executor.submit(self._work, request)
+        self._running.add_done_callback(self._emit_done)
+
+    def _emit_done(self, future: Future) -> None:  # worker thread
+        if future.cancelled():
+            return
+        try:
+            self._done.emit(future.result())
+        except RuntimeError:  # the panel was deleted while this ran
+            pass
+
+    def _on_done(self, result: Result) -> None:  # GUI thread
+        self._running = None
+        self.completed += 1
+        if self._waiting is not None:
+            waiting, self._waiting = self._waiting, None
+            self._start(waiting)
+        self.finished.emit(result)
+
+
+# ------------------------------------------------------------------------- the widgets
+class ProbabilityChart(QWidget):
+    """Ten horizontal bars with the class names; the top class in bold (``probabilityChart``)."""
+
+    BAR = QColor(120, 150, 190)
+    TOP = QColor(30, 110, 220)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("probabilityChart")
+        self.labels: tuple[str, ...] = ()
+        self.probabilities: np.ndarray | None = None
+        self._message = "No prediction yet."
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_probabilities(self, labels, probabilities: np.ndarray) -> None:
+        probabilities = np.asarray(probabilities, np.float32)
+        if probabilities.shape != (len(labels),):
+            raise ValueError(f"{len(labels)} labels but probabilities of shape "
+                             f"{probabilities.shape}")
+        self.labels = tuple(labels)
+        self.probabilities = probabilities
+        self._message = ""
+        top = self.top_index()
+        self.setToolTip(f"The model's answer: {self.labels[top]} "
+                        f"({probabilities[top]:.1%}).")
+        self.update()
+
+    def set_message(self, text: str, labels=None) -> None:
+        if labels is not None:
+            self.labels = tuple(labels)
+        self.probabilities = None
+        self._message = text
+        self.setToolTip("")
+        self.update()
+
+    def message(self) -> str:
+        return self._message
+
+    def top_index(self) -> int | None:
+        return None if self.probabilities is None else int(np.argmax(self.probabilities))
+
+    def row_font(self, i: int) -> QFont:
+        """The font of row ``i``: bold for the top class."""
+        font = QFont(self.font())
+        font.setBold(i == self.top_index())
+        return font
+
+    def sizeHint(self) -> QSize:
+        return QSize(200, self.fontMetrics().height() * 10 * 3 // 2)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(150, self.fontMetrics().height() * 10)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        text = self.palette().windowText().color()
+        if self.probabilities is None:
+            painter.setPen(text)
+            painter.drawText(QRectF(self.rect()).adjusted(6, 6, -6, -6),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self._message)
+            painter.end()
+            return
+        n = len(self.labels)
+        bold = self.row_font(self.top_index())
+        fm_bold = QFontMetricsF(bold)
+        name_w = max(fm_bold.horizontalAdvance(s) for s in self.labels) + 6
+        pct_w = fm_bold.horizontalAdvance("100.0%") + 4
+        row_h = self.height() / n
+        bar_left = name_w
+        bar_w = max(10.0, self.width() - name_w - pct_w)
+        track = self.palette().alternateBase().color()
+        for i, (name, p) in enumerate(zip(self.labels, self.probabilities, strict=True)):
+            y = i * row_h
+            is_top = i == self.top_index()
+            painter.setFont(self.row_font(i))
+            painter.setPen(text)
+            painter.drawText(QRectF(0, y, name_w - 6, row_h),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+            bar_h = min(row_h * 0.62, self.fontMetrics().height())
+            top = y + (row_h - bar_h) / 2
+            painter.fillRect(QRectF(bar_left, top, bar_w, bar_h), track)
+            painter.fillRect(QRectF(bar_left, top, bar_w * float(p), bar_h),
+                             self.TOP if is_top else self.BAR)
+            painter.drawText(QRectF(bar_left + bar_w, y, pct_w, row_h),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                             f"{p:.1%}")
+        painter.end()
+
+
+def _weight_tint(value: float, scale: float) -> QColor:
+    """Background for a filter weight: blue for negative, red for positive, white for 0."""
+    t = 0.0 if scale <= 0 else max(-1.0, min(1.0, value / scale))
+    if t >= 0:
+        return QColor(255, round(255 - 150 * t), round(255 - 150 * t))
+    return QColor(round(255 + 150 * t), round(255 + 150 * t), 255)
+
+
+class FilterView(QWidget):
+    """A 3x3 filter as readable numbers on a blue-white-red tint, and its bias."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(2)
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        mono.setPointSizeF(max(mono.pointSizeF(), self.font().pointSizeF()))
+        self.cells: list[list[QLabel]] = []
+        for r in range(3):
+            row = []
+            for c in range(3):
+                cell = QLabel("", self)
+                cell.setObjectName(f"filterCell_{r}_{c}")
+                cell.setFont(mono)
+                cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                cell.setMinimumWidth(cell.fontMetrics().horizontalAdvance("-0.000") + 8)
+                cell.setAutoFillBackground(True)
+                grid.addWidget(cell, r, c)
+                row.append(cell)
+            self.cells.append(row)
+        self.bias = QLabel("", self)
+        self.bias.setObjectName("filterBias")
+        self.bias.setFont(mono)  # placed by the panel, beside "Use this filter"
+
+    def set_filter(self, kernel: np.ndarray | None, bias: float | None) -> None:
+        scale = 0.0 if kernel is None else float(np.abs(kernel).max())
+        for r in range(3):
+            for c in range(3):
+                cell = self.cells[r][c]
+                if kernel is None:
+                    cell.setText("")
+                    cell.setStyleSheet("")
+                    continue
+                v = float(kernel[r, c])
+                tint = _weight_tint(v, scale)
+                cell.setText(f"{v:+.3f}")
+                cell.setStyleSheet(f"background: {tint.name()}; color: black; padding: 2px;")
+        self.bias.setText("" if bias is None else f"bias {bias:+.4f}")
+
+
+# ---------------------------------------------------------------------------- the panel
+class CNNPanel(QWidget):
+    """See :mod:`convdemo.gui.cnn_panel`. objectName ``cnnPanel``.
+
+    Signals
+    -------
+    filterChosen(object kernel (3, 3) float32, float bias)
+        "Use this filter" was clicked: load this kernel and bias into the kernel editor.
+    modelChanged(str)
+        The model reference (a shipped name or a path) changed.
+    """
+
+    filterChosen = Signal(object, float)
+    modelChanged = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, model: str = "digits") -> None:
+        super().__init__(parent)
+        self.setObjectName("cnnPanel")
+        self._engine = Engine()
+        self._runner = LatestWins(self._engine.run, self)
+        self._runner.finished.connect(self._show_result)
+        self._seq = 0
+        self._photo: np.ndarray | None = None
+        self._model_ref = str(model)
+        self._model = None  # the Model of the last result, if it loaded
+        self._result: Result | None = None
+        self._inspected: int | None = None
+        self._chosen: tuple[np.ndarray, float] | None = None
+        self._error: str | None = None
+
+        self._create_widgets()
+        self._create_layout()
+        self._connect()
+        self._set_combo(self._model_ref)
+        self._submit()
+
+    # ----------------------------------------------------------------- construction
+    def _create_widgets(self) -> None:
+        self.model_combo = QComboBox(self)
+        self.model_combo.setObjectName("modelCombo")
+        for name in cnn.SHIPPED:
+            self.model_combo.addItem(name, name)
+            self.model_combo.setItemData(
+                self.model_combo.count() - 1, MODEL_DESCRIPTIONS.get(name, name),
+                Qt.ItemDataRole.ToolTipRole)
+        self.model_combo.setToolTip("Which trained CNN looks at the picture.")
+        self.summary_button = QPushButton("Model summary", self)
+        self.summary_button.setObjectName("modelSummaryButton")
+        self.summary_button.setToolTip("The layers and parameter counts, Keras style.")
+
+        self.status = QLabel("", self)
+        self.status.setObjectName("cnnStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.setStyleSheet(
+            "QLabel { background: #fff3cd; color: #5a4300; border: 1px solid #e0c36a;"
+            " border-radius: 3px; padding: 4px; }")
+        self.status.hide()
+
+        self.photo_view = PixelView(self, side=150)
+        self.photo_view.setObjectName("photoThumbnail")
+        self.photo_view.set_message("No photo yet: open one (Ctrl+O) or use the Draw tab.")
+        self.canvas = DrawCanvas(self)
+        self.clear_button = QToolButton(self)
+        self.clear_button.setObjectName("clearDrawingButton")
+        self.clear_button.setText("Clear")
+        self.clear_button.setToolTip("Erase the drawing.")
+        self.input_tabs = QTabWidget(self)
+        self.input_tabs.setObjectName("cnnInputTabs")
+        self.input_tabs.setDocumentMode(True)
+        self.input_tabs.addTab(self.photo_view, "Photo")
+        self.input_tabs.addTab(self.canvas, "Draw")
+        self.input_tabs.setCornerWidget(self.clear_button)
+        self.clear_button.setEnabled(False)
+
+        self.seen_view = PixelView(self, side=120)
+        self.seen_view.setObjectName("modelInputView")
+        self.seen_view.setToolTip(
+            "The 28×28 picture the model gets: grey, white on black, the content scaled to "
+            "20 px and centred by its centre of mass (how MNIST was made).")
+        self.seen_caption = QLabel("Model sees (28×28):", self)
+
+        self.chart = ProbabilityChart(self)
+        self.timing = QLabel("", self)
+        self.timing.setObjectName("cnnTiming")
+        small = QFont(self.font())
+        small.setPointSizeF(self.font().pointSizeF() * 0.85)
+        self.timing.setFont(small)
+        self.timing.setStyleSheet("color: palette(mid);")
+
+        self.layer_combo = QComboBox(self)
+        self.layer_combo.setObjectName("layerCombo")
+        self.layer_combo.setToolTip("Which convolution layer's maps to show.")
+        self.sort_check = QCheckBox("Sort by activation", self)
+        self.sort_check.setObjectName("sortMapsCheck")
+        self.sort_check.setToolTip("Order the maps by mean activation, most active first.")
+        self.colour_bar = ColourBar(self)
+        self.grid = FeatureMapGrid(self)
+
+        self.inspected_view = PixelView(self, side=110)
+        self.inspected_view.setObjectName("inspectedMap")
+        self.inspected_view.set_message("Click a map")
+        self.inspect_title = QLabel("Click a map to see the 3×3 filter it learned.", self)
+        self.inspect_title.setObjectName("inspectTitle")
+        self.inspect_title.setWordWrap(True)
+        self.filter_view = FilterView(self)
+        self.use_button = QPushButton("Use this filter", self)
+        self.use_button.setObjectName("useFilterButton")
+        self.use_button.setEnabled(False)
+        self.use_button.setToolTip("Load this learned filter and its bias into the kernel "
+                                   "editor, to see what it does to your photo.")
+
+    def _create_layout(self) -> None:
+        content = QWidget(self)
+        content.setObjectName("cnnPanelContent")
+        v = QVBoxLayout(content)
+        v.setContentsMargins(6, 4, 6, 4)
+        v.setSpacing(5)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Model:", content))
+        top.addWidget(self.model_combo, 1)
+        top.addWidget(self.summary_button)
+        v.addLayout(top)
+        v.addWidget(self.status)
+
+        # input (tabs) and what the model sees on the left, the prediction on the right
+        middle = QHBoxLayout()
+        left = QVBoxLayout()
+        left.setSpacing(2)
+        bar = self.input_tabs.tabBar().sizeHint()
+        side = max(CANVAS_SIDE, bar.width() + self.clear_button.sizeHint().width() + 6)
+        self.input_tabs.setFixedSize(side, CANVAS_SIDE + bar.height())
+        left.addWidget(self.input_tabs)
+        left.addWidget(self.seen_caption)
+        self.seen_view.setFixedSize(SEEN_SIDE, SEEN_SIDE)
+        left.addWidget(self.seen_view, 0, Qt.AlignmentFlag.AlignHCenter)
+        middle.addLayout(left)
+        right = QVBoxLayout()
+        right.setSpacing(2)
+        right.addWidget(QLabel("<b>Prediction</b>", content))
+        right.addWidget(self.chart, 1)
+        right.addWidget(self.timing)
+        middle.addLayout(right, 1)
+        v.addLayout(middle)
+
+        maps_head = QHBoxLayout()
+        maps_head.addWidget(QLabel("<b>Feature maps</b>", content))
+        maps_head.addWidget(self.layer_combo, 1)
+        v.addLayout(maps_head)
+        maps_opts = QHBoxLayout()
+        maps_opts.addWidget(self.sort_check)
+        maps_opts.addStretch(1)
+        self.colour_bar.setFixedWidth(130)
+        maps_opts.addWidget(self.colour_bar)
+        v.addLayout(maps_opts)
+        v.addWidget(self.grid)
+
+        # the inspector: title; enlarged map | filter numbers; button and bias
+        inspect = QGridLayout()
+        inspect.setHorizontalSpacing(8)
+        inspect.setVerticalSpacing(3)
+        inspect.addWidget(self.inspect_title, 0, 0, 1, 2)
+        self.inspected_view.setFixedSize(INSPECT_SIDE, INSPECT_SIDE)
+        inspect.addWidget(self.inspected_view, 1, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
+        inspect.addWidget(self.filter_view, 1, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.use_button)
+        buttons.addWidget(self.filter_view.bias)
+        buttons.addStretch(1)
+        inspect.addLayout(buttons, 2, 1)
+        inspect.setColumnStretch(1, 1)
+        v.addLayout(inspect)
+        v.addStretch(1)
+
+        scroll = QScrollArea(self)
+        scroll.setObjectName("cnnPanelScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        self._scroll = scroll
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+    def _connect(self) -> None:
+        self.model_combo.currentIndexChanged.connect(self._on_model_combo)
+        self.summary_button.clicked.connect(self.show_summary)
+        self.input_tabs.currentChanged.connect(self._on_tab)
+        self.canvas.changed.connect(self._on_drawing)
+        self.clear_button.clicked.connect(self.canvas.clear)
+        self.layer_combo.currentIndexChanged.connect(self._on_layer)
+        self.sort_check.toggled.connect(self.grid.set_sorted)
+        self.grid.mapClicked.connect(self.inspect_map)
+        self.use_button.clicked.connect(self._use_filter)
+
+    # --------------------------------------------------------------------- public API
+    def set_image(self, image: np.ndarray) -> None:
+        """Show what the model makes of ``image``: float32 0..1, (H, W) or (H, W, 3).
+
+        Switches to the Photo tab. The array must not be modified afterwards.
+        """
+        image = np.asarray(image)
+        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+            raise ValueError(f"set_image takes (H, W) or (H, W, 3), got shape {image.shape}")
+        if image.size == 0:
+            raise ValueError("set_image got an empty image")
+        if image.dtype != np.float32:
+            image = image.astype(np.float32)
+        self._photo = image
+        if self.input_tabs.currentIndex() != 0:
+            self.input_tabs.setCurrentIndex(0)  # submits through _on_tab
+        else:
+            self._submit()
+
+    def set_model(self, name_or_path: str | os.PathLike) -> None:
+        """Use a shipped model (``digits``, ``digits-deep``, ``fashion``, ``fashion-deep``) or
+        an ``.npz`` path. A model that cannot be loaded is reported in the panel, not raised."""
+        ref = str(name_or_path)
+        changed = ref != self._model_ref
+        self._model_ref = ref
+        self._set_combo(ref)
+        if changed:
+            self._inspected = None
+            self.grid.set_selected(None)
+            self.modelChanged.emit(ref)
+        self._submit()
+
+    def current_model_name(self) -> str:
+        """The model reference in use (a shipped name or the path given to set_model)."""
+        return self._model_ref
+
+    def current_model(self):
+        """The loaded Model, or None while loading or when its weights are missing."""
+        return self._model
+
+    def wait_until_idle(self, timeout_ms: int = 5000) -> bool:
+        """Process events until every pending computation has been shown; False on timeout."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        app = QCoreApplication.instance()
+        while not self._runner.is_idle():
+            if time.monotonic() > deadline:
+                return False
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+            if not self._runner.is_idle():
+                time.sleep(0.001)
+        app.processEvents()
+        return True
+
+    def show_summary(self) -> SummaryDialog | QMessageBox:
+        """Open the Keras-style summary of the current model (a message if it is missing)."""
+        model = self._model
+        if model is None or self._result is None or self._result.request.model_ref != \
+                self._model_ref:
+            try:
+                model = cnn.load(self._model_ref)
+            except ValueError as exc:
+                missing = not model_file_exists(self._model_ref)
+                box = QMessageBox(QMessageBox.Icon.Information, "Model summary",
+                                  weights_message(self._model_ref, None if missing else str(exc)),
+                                  QMessageBox.StandardButton.Ok, self)
+                box.setObjectName("summaryMissingBox")
+                box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+                box.open()  # not exec(): never block, and tests can close it
+                self._summary_dialog = box
+                return box
+        title = self._model_ref if self._model_ref in cnn.SHIPPED else Path(self._model_ref).name
+        dialog = SummaryDialog(title, model.summary(), getattr(model, "meta", {}), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self._summary_dialog = dialog
+        return dialog
+
+    def layer(self) -> str:
+        """The convolution layer whose maps are shown."""
+        return self.layer_combo.currentData() or "conv2d"
+
+    def set_layer(self, name: str) -> None:
+        i = self.layer_combo.findData(name)
+        if i < 0:
+            have = [self.layer_combo.itemData(k) for k in range(self.layer_combo.count())]
+            raise ValueError(f"no layer {name!r} to show; this model has {have}")
+        self.layer_combo.setCurrentIndex(i)
+
+    def status_text(self) -> str:
+        """The problem the panel is showing ("" when all is well)."""
+        return self.status.text() if not self.status.isHidden() else ""
+
+    def runner(self) -> LatestWins:
+        return self._runner
+
+    # --------------------------------------------------------------------- requests
+    def _current_image(self) -> tuple[np.ndarray | None, str]:
+        if self.input_tabs.currentIndex() == 1:
+            return self.canvas.image(), "draw"
+        return self._photo, "photo"
+
+    def _submit(self) -> None:
+        image, source = self._current_image()
+        self._seq += 1
+        self._runner.submit(Request(self._seq, self._model_ref, image, source))
+
+    def _set_combo(self, ref: str) -> None:
+        i = self.model_combo.findData(ref)
+        if i < 0:
+            self.model_combo.addItem(Path(ref).name, ref)
+            i = self.model_combo.count() - 1
+            self.model_combo.setItemData(i, ref, Qt.ItemDataRole.ToolTipRole)
+        self.model_combo.blockSignals(True)
+        self.model_combo.setCurrentIndex(i)
+        self.model_combo.blockSignals(False)
+
+    def _on_model_combo(self, index: int) -> None:
+        self.set_model(self.model_combo.itemData(index))
+
+    def _on_tab(self, index: int) -> None:
+        self.clear_button.setEnabled(index == 1)
+        self._submit()
+
+    def _on_drawing(self) -> None:
+        if self.input_tabs.currentIndex() == 1:
+            self._submit()
+
+    # ------------------------------------------------------------------------ results
+    def _show_result(self, result: Result) -> None:
+        self._result = result
+        if result.error is not None:
+            self._set_status("The CNN panel could not process this picture:\n"
+                             + result.error.strip().splitlines()[-1])
+            self._error = result.error
+            self.chart.set_message("No prediction: see the message above.")
+            self.grid.set_message("No feature maps: see the message above.")
+            return
+        self._error = None
+        if result.model is not None:
+            if result.model is not self._model:
+                self._model = result.model
+                self._fill_layers(result.model)
+        else:
+            self._model = None
+        self._set_status(result.model_error or "")
+        self._show_input(result)
+        self._show_outputs(result)
+
+    def _set_status(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
+
+    def _show_input(self, result: Result) -> None:
+        if result.request.source == "photo":
+            if result.thumb is not None:
+                self.photo_view.set_rgb(result.thumb)
+        if result.x28 is None:
+            self.seen_view.set_message("No picture")
+        elif result.blank:
+            self.seen_view.set_message("Nothing to see")
+        else:
+            self.seen_view.set_rgb(np.clip(result.x28 * 255 + 0.5, 0, 255).astype(np.uint8))
+
+    def _show_outputs(self, result: Result) -> None:
+        labels = self._model.labels if self._model is not None else ()
+        if result.model is None:
+            self.chart.set_message("No prediction: the model could not be loaded.")
+            self.grid.set_message("No feature maps: the model could not be loaded.")
+            self.timing.setText("")
+            self._refresh_inspector()
+            return
+        if result.x28 is None:
+            nothing = ("Nothing to see yet: open a photo, or draw a digit on the Draw tab."
+                       if result.request.source == "photo" else NOTHING_TO_SEE)
+        elif result.blank:
+            nothing = NOTHING_TO_SEE
+        else:
+            nothing = ""
+        if nothing:
+            self.chart.set_message(nothing, labels)
+            self.grid.set_message(nothing)
+            self.colour_bar.set_range(0.0)
+            self.timing.setText("")
+            self._refresh_inspector()
+            return
+        self.chart.set_probabilities(labels, result.probabilities)
+        self.timing.setText(f"preprocess {result.seconds_preprocess * 1e3:.1f} ms · "
+                            f"CNN {result.seconds_forward * 1e3:.1f} ms")
+        self._show_maps()
+
+    def _fill_layers(self, model) -> None:
+        keep = self.layer()
+        self.layer_combo.blockSignals(True)
+        self.layer_combo.clear()
+        for name in model.layer_names:
+            try:
+                w, _ = model.conv_filters(name)
+            except ValueError:
+                continue
+            shape = dict(zip(model.layer_names, model.shapes, strict=True))[name]
+            self.layer_combo.addItem(f"{name}: {w.shape[3]} maps, {shape[0]}×{shape[1]}", name)
+        i = self.layer_combo.findData(keep)
+        self.layer_combo.setCurrentIndex(max(i, 0))
+        self.layer_combo.setEnabled(self.layer_combo.count() > 1)
+        self.layer_combo.setToolTip(
+            "Which convolution layer's maps to show." if self.layer_combo.count() > 1 else
+            "This model has one convolution layer; the deep models have two.")
+        self.layer_combo.blockSignals(False)
+
+    def _on_layer(self, _index: int) -> None:
+        self._inspected = None
+        self.grid.set_selected(None)
+        self._show_maps()
+
+    def _layer_maps(self) -> np.ndarray | None:
+        acts = self._result.activations if self._result is not None else None
+        if not acts or self.layer() not in acts:
+            return None
+        return acts[self.layer()][0]
+
+    def _show_maps(self) -> None:
+        maps = self._layer_maps()
+        if maps is None:
+            self._refresh_inspector()
+            return
+        self.grid.set_maps(maps)
+        self.colour_bar.set_range(self.grid.vmax())
+        self.grid.setToolTip(
+            f"{maps.shape[2]} maps of {maps.shape[0]}×{maps.shape[1]}, each labelled with its "
+            f"mean activation. Orange frame: the {len(self.grid.most_active())} most active. "
+            "Click a map to see the filter that made it.")
+        self._refresh_inspector()
+
+    # ---------------------------------------------------------------------- inspector
+    def inspect_map(self, index: int) -> None:
+        """Enlarge map ``index`` of the current layer and show its learned filter."""
+        self._inspected = int(index)
+        self.grid.set_selected(self._inspected)
+        self._refresh_inspector()
+
+    def inspected_filter(self) -> tuple[np.ndarray, float] | None:
+        """The (kernel (3, 3) float32, bias) that "Use this filter" would emit, if any."""
+        return self._chosen
+
+    def _input_slice(self, weights: np.ndarray, j: int) -> int:
+        """For a filter over several input maps: the input map contributing most to map j.
+
+        Contribution of input map c = mean over output positions of its 3x3 partial sum,
+        sum_{dy,dx} w[dy, dx, c, j] * mean(P[dy:dy+h, dx:dx+w, c]) with P the layer's input.
+        Without an input (blank picture), the slice with the largest weights.
+        """
+        prev = self._previous_layer()
+        acts = self._result.activations if self._result is not None else None
+        if not acts or prev not in acts:
+            return int(np.argmax(np.abs(weights[:, :, :, j]).sum(axis=(0, 1))))
+        p = acts[prev][0]
+        h, w = p.shape[0] - 2, p.shape[1] - 2
+        means = np.stack([p[dy:dy + h, dx:dx + w].mean(axis=(0, 1))
+                          for dy in range(3) for dx in range(3)]).reshape(3, 3, -1)
+        score = (weights[:, :, :, j] * means).sum(axis=(0, 1))
+        return int(np.argmax(score))
+
+    def _previous_layer(self) -> str:
+        names = self._model.layer_names
+        return names[names.index(self.layer()) - 1]
+
+    def _refresh_inspector(self) -> None:
+        j = self._inspected
+        model = self._model
+        if j is None or model is None:
+            self._chosen = None
+            self.inspected_view.set_message("Click a map")
+            self.inspect_title.setText("Click a map to see the 3×3 filter it learned.")
+            self.filter_view.set_filter(None, None)
+            self.use_button.setEnabled(False)
+            return
+        weights, biases = model.conv_filters(self.layer())
+        maps = self._layer_maps()
+        if maps is not None and j < maps.shape[2]:
+            rgb = to_viridis(maps[:, :, j], self.grid.vmax())
+            self.inspected_view.set_rgb(rgb)
+            mean, peak = float(maps[:, :, j].mean()), float(maps[:, :, j].max())
+            stats = f" · mean {mean:.2f}, max {peak:.2f}"
+        else:
+            self.inspected_view.set_message("No map for a blank picture")
+            stats = ""
+        cin = weights.shape[2]
+        if cin == 1:
+            kernel = np.ascontiguousarray(weights[:, :, 0, j], dtype=np.float32)
+            bias = float(biases[j])
+            self.inspect_title.setText(f"<b>{self.layer()} map {j}</b>{stats}, "
+                                       "made by this learned filter:")
+            self.filter_view.set_filter(kernel, bias)
+            self.use_button.setText("Use this filter")
+            self.use_button.setToolTip(
+                "Load this learned filter and its bias into the kernel editor, to see what "
+                "it does to your photo (tip: grey channels match what the CNN sees).")
+        else:
+            c = self._input_slice(weights, j)
+            kernel = np.ascontiguousarray(weights[:, :, c, j], dtype=np.float32)
+            bias = 0.0
+            self.inspect_title.setText(
+                f"<b>{self.layer()} map {j}</b>{stats}. Its filter is 3×3×{cin} (one slice per "
+                f"map of {self._previous_layer()}); shown: the slice for input map {c}, which "
+                "contributes most here:")
+            self.filter_view.set_filter(kernel, None)
+            self.filter_view.bias.setText(f"map bias {float(biases[j]):+.4f}")
+            self.use_button.setText("Use this slice")
+            self.use_button.setToolTip(
+                f"This filter looks at {cin} maps of the previous layer, not at pixels, so no "
+                f"single 3×3 kernel can reproduce it on a photo. This loads its slice for "
+                f"input map {c} (bias 0, since the map's bias belongs to the sum of all "
+                f"{cin} slices).")
+        self._chosen = (kernel, bias)
+        self.use_button.setEnabled(True)
+
+    def _use_filter(self) -> None:
+        if self._chosen is None:
+            return
+        kernel, bias = self._chosen
+        self.filterChosen.emit(kernel.copy(), float(bias))
+        text = self.use_button.text()
+        self.use_button.setText("✓ Sent to the kernel editor")
+        QTimer.singleShot(1200, lambda: self._restore_button(text))
+
+    def _restore_button(self, text: str) -> None:
+        try:
+            if self.use_button.text().startswith("✓"):
+                self.use_button.setText(text)
+        except RuntimeError:  # the panel is gone
+            pass
+
+    # ---------------------------------------------------------------------- teardown
+    def closeEvent(self, event) -> None:
+        self._runner.shutdown()
+        super().closeEvent(event)
+
+
+def _rule(parent: QWidget) -> QFrame:
+    line = QFrame(parent)
+    line.setFrameShape(QFrame.Shape.HLine)
+    line.setFrameShadow(QFrame.Shadow.Sunken)
+    return line

@@ -1,0 +1,331 @@
+"""The CNN side panel, driven like a user: mouse strokes, clicks on maps, the model selector."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QPoint, Qt
+from scipy.signal import correlate2d
+
+from convdemo import labels, resources
+from convdemo import model as cnn
+from convdemo.gui import cnn_panel as panel_module
+from convdemo.gui.cnn_panel import CNNPanel
+from tests.conftest import require
+
+# ------------------------------------------------------------------------------ helpers
+
+
+@pytest.fixture(scope="session")
+def seed_npz(tmp_path_factory):
+    """A seed model with random (untrained) weights, saved like a real one."""
+    path = tmp_path_factory.mktemp("models") / "seed-random.npz"
+    cnn.build("seed", seed=1).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def deep_npz(tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "deep-random.npz"
+    cnn.build("deep", seed=2).save(path)
+    return path
+
+
+@pytest.fixture
+def make_panel(qtbot):
+    def make(model) -> CNNPanel:
+        panel = CNNPanel(model=str(model))
+        qtbot.addWidget(panel)
+        panel.resize(390, 800)
+        panel.show()
+        qtbot.waitExposed(panel)
+        assert panel.wait_until_idle(5000)
+        return panel
+
+    return make
+
+
+def draw(qtbot, canvas, strokes, steps=12):
+    """Draw ``strokes`` (lists of (x, y) in 0..1 of the canvas) with real mouse events."""
+    w, h = canvas.width(), canvas.height()
+    side = min(w, h)
+    x0, y0 = (w - side) / 2, (h - side) / 2
+
+    def at(p):
+        return QPoint(round(x0 + p[0] * side), round(y0 + p[1] * side))
+
+    for stroke in strokes:
+        qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=at(stroke[0]))
+        for a, b in zip(stroke, stroke[1:], strict=False):
+            for t in np.linspace(0, 1, steps)[1:]:
+                qtbot.mouseMove(canvas, at((a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))))
+        qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=at(stroke[-1]))
+
+
+def ellipse(cx, cy, rx, ry, n=24):
+    return [(cx + rx * np.sin(t), cy - ry * np.cos(t)) for t in np.linspace(0, 2 * np.pi, n)]
+
+
+#: digits as a person draws them with a mouse, in canvas fractions
+DIGIT_STROKES = {
+    0: [ellipse(0.5, 0.5, 0.22, 0.34)],
+    1: [[(0.52, 0.15), (0.50, 0.85)]],
+    7: [[(0.25, 0.18), (0.75, 0.18), (0.42, 0.85)]],
+    4: [[(0.55, 0.15), (0.25, 0.6), (0.75, 0.6)], [(0.6, 0.35), (0.6, 0.88)]],
+}
+
+
+def use_draw_tab(panel):
+    panel.input_tabs.setCurrentIndex(1)
+    assert panel.wait_until_idle(5000)
+    return panel.canvas
+
+
+# -------------------------------------------------------------------------------- tests
+
+
+def test_mouse_drawing_updates_what_the_model_sees(make_panel, qtbot, seed_npz):
+    panel = make_panel(seed_npz)
+    canvas = use_draw_tab(panel)
+    assert "Nothing to see" in panel.chart.message()
+    draw(qtbot, canvas, DIGIT_STROKES[1])
+    assert panel.wait_until_idle(5000)
+    drawn = canvas.image()
+    assert drawn.max() == 1.0 and drawn[:, :40].max() == 0.0  # a vertical bar in the middle
+    x28 = panel._result.x28
+    assert x28.shape == (28, 28) and not panel._result.blank
+    rows = np.nonzero(x28.max(axis=1) > 0.3)[0]
+    assert rows.max() - rows.min() + 1 >= 18  # the longer side scaled to ~20 px
+    assert panel.chart.probabilities is not None and panel.grid.count() == 32
+
+
+@pytest.mark.parametrize("digit", sorted(DIGIT_STROKES))
+def test_digit_drawn_with_the_mouse_is_predicted_by_digits(make_panel, qtbot, digit):
+    require(resources.model_path("digits").is_file(), "the shipped digits weights")
+    panel = make_panel("digits")
+    assert panel.status_text() == ""
+    draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[digit])
+    assert panel.wait_until_idle(5000)
+    chart = panel.chart
+    assert chart.labels == labels.DIGITS
+    assert chart.labels[chart.top_index()] == str(digit), dict(
+        zip(chart.labels, np.round(chart.probabilities, 3), strict=True)
+    )
+    assert chart.row_font(chart.top_index()).bold()
+    assert not chart.row_font((chart.top_index() + 1) % 10).bold()
+
+
+def test_clear_button_empties_the_canvas(make_panel, qtbot, seed_npz):
+    panel = make_panel(seed_npz)
+    canvas = use_draw_tab(panel)
+    draw(qtbot, canvas, DIGIT_STROKES[7])
+    assert panel.wait_until_idle(5000) and panel.grid.count() == 32
+    qtbot.mouseClick(panel.clear_button, Qt.MouseButton.LeftButton)
+    assert panel.wait_until_idle(5000)
+    assert canvas.image().max() == 0.0
+    assert "Nothing to see" in panel.chart.message()
+    assert panel.chart.probabilities is None and panel.grid.count() == 0
+    assert "Nothing to see" in panel.grid.message()
+
+
+@pytest.mark.parametrize("sort", [False, True])
+def test_use_this_filter_emits_the_learned_filter(make_panel, qtbot, seed_npz, sort):
+    panel = make_panel(seed_npz)
+    draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[4])
+    assert panel.wait_until_idle(5000)
+    grid = panel.grid
+    panel.sort_check.setChecked(sort)
+    # click the first tile: channel 0 unsorted, the most active map when sorted
+    means = panel._result.activations["conv2d"][0].mean(axis=(0, 1))
+    expected = int(np.argmax(means)) if sort else 0
+    first = grid.order()[0]
+    assert first == expected
+    qtbot.mouseClick(grid, Qt.MouseButton.LeftButton, pos=grid.tile_rect(first).center())
+    assert grid.selected() == expected
+    button = panel.findChild(type(panel.use_button), "useFilterButton")
+    assert button.isEnabled() and button.text() == "Use this filter"
+    with qtbot.waitSignal(panel.filterChosen, timeout=1000) as blocker:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    kernel, bias = blocker.args
+    weights, biases = cnn.load(seed_npz).conv_filters("conv2d")
+    assert kernel.shape == (3, 3) and kernel.dtype == np.float32
+    np.testing.assert_array_equal(kernel, weights[:, :, 0, expected])
+    assert bias == float(biases[expected])
+    # the numbers shown are that filter's
+    shown = [[float(c.text()) for c in row] for row in panel.filter_view.cells]
+    np.testing.assert_allclose(shown, weights[:, :, 0, expected], atol=5e-4)
+
+
+def test_grid_has_32_maps_for_seed_and_64_for_the_deep_second_layer(
+    make_panel, qtbot, seed_npz, deep_npz
+):
+    panel = make_panel(seed_npz)
+    draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[0])
+    assert panel.wait_until_idle(5000)
+    assert panel.grid.count() == 32 and not panel.layer_combo.isEnabled()
+    assert len(panel.grid.most_active()) >= 1
+
+    panel.set_model(deep_npz)
+    assert panel.wait_until_idle(5000)
+    assert panel.layer_combo.isEnabled() and panel.layer_combo.count() == 2
+    assert panel.grid.count() == 32
+    panel.set_layer("conv2d_1")
+    assert panel.grid.count() == 64
+    assert panel.grid.heightForWidth(380) > 2 * (panel.grid.heightForWidth(380) // 3)
+    # a second-layer map: its filter is 3x3x32, "Use this slice" sends the slice of the
+    # input map that contributes most (checked here with scipy, independently), bias 0
+    j = 5
+    panel.inspect_map(j)
+    weights, _ = cnn.load(deep_npz).conv_filters("conv2d_1")
+    pooled = panel._result.activations["max_pooling2d"][0]
+    contributions = [
+        correlate2d(pooled[:, :, c], weights[:, :, c, j], mode="valid").mean()
+        for c in range(pooled.shape[2])
+    ]
+    c = int(np.argmax(contributions))
+    assert panel.use_button.text() == "Use this slice"
+    assert "not at pixels" in panel.use_button.toolTip()
+    with qtbot.waitSignal(panel.filterChosen, timeout=1000) as blocker:
+        qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
+    np.testing.assert_array_equal(blocker.args[0], weights[:, :, c, j])
+    assert blocker.args[1] == 0.0
+
+
+def test_missing_weights_are_reported_and_the_panel_keeps_working(
+    make_panel, qtbot, tmp_path, monkeypatch
+):
+    # a shipped name whose file is absent: the sentence from the issue
+    monkeypatch.setattr(resources, "model_path", lambda name: tmp_path / f"{name}.npz")
+    panel = make_panel("digits")
+    assert panel.status_text() == (
+        f"The digits model's weights are missing ({tmp_path / 'digits.npz'}): "
+        "the rest of the app works."
+    )
+    assert panel.status.isVisible()
+    draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[1])
+    assert panel.wait_until_idle(5000)
+    assert not panel._result.blank  # preprocessing still shows what the model would see
+    assert panel.seen_view.message() == ""
+    assert "could not be loaded" in panel.chart.message() and panel.grid.count() == 0
+    assert not panel.use_button.isEnabled()
+
+    # a corrupt file
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"this is not a zip file")
+    panel.set_model(bad)
+    assert panel.wait_until_idle(5000)
+    assert "broken.npz model's weights could not be loaded" in panel.status_text()
+    assert "the rest of the app works" in panel.status_text()
+    box = panel.show_summary()  # must not block nor raise
+    assert "could not be loaded" in box.text()
+    box.close()
+
+
+def test_weights_appearing_later_are_picked_up(make_panel, qtbot, tmp_path, seed_npz):
+    later = tmp_path / "later.npz"
+    panel = make_panel(later)
+    assert "missing" in panel.status_text()
+    later.write_bytes(seed_npz.read_bytes())
+    panel.set_model(later)
+    assert panel.wait_until_idle(5000)
+    assert panel.status_text() == "" and panel.current_model() is not None
+
+
+def test_switching_model_updates_the_class_names(make_panel, qtbot, tmp_path, seed_npz):
+    fashion_like = cnn.build("seed", seed=4)
+    fashion_like.meta.update(dataset="fashion", labels=list(labels.FASHION))
+    path = fashion_like.save(tmp_path / "fashion-like.npz")
+    panel = make_panel(seed_npz)
+    draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[0])
+    assert panel.wait_until_idle(5000)
+    assert panel.chart.labels == labels.DIGITS
+    with qtbot.waitSignal(panel.modelChanged, timeout=1000) as blocker:
+        panel.set_model(path)
+    assert blocker.args == [str(path)]
+    assert panel.wait_until_idle(5000)
+    assert panel.chart.labels == labels.FASHION
+    assert panel.current_model_name() == str(path)
+    assert panel.model_combo.currentData() == str(path)
+
+
+def test_model_selector_offers_the_shipped_models_and_switches(make_panel, qtbot, seed_npz):
+    panel = make_panel(seed_npz)
+    combo = panel.findChild(type(panel.model_combo), "modelCombo")
+    names = [combo.itemData(i) for i in range(combo.count())]
+    assert names[: len(cnn.SHIPPED)] == list(cnn.SHIPPED)
+    with qtbot.waitSignal(panel.modelChanged, timeout=1000) as blocker:
+        combo.setCurrentIndex(names.index("fashion"))
+    assert blocker.args == ["fashion"] and panel.current_model_name() == "fashion"
+    draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[0])
+    assert panel.wait_until_idle(5000)
+    if resources.model_path("fashion").is_file():
+        assert panel.chart.labels == labels.FASHION
+        assert panel.status_text() == ""
+    else:
+        assert "fashion model's weights are missing" in panel.status_text()
+
+
+def test_shipped_fashion_model_shows_fashion_names(make_panel, qtbot):
+    require(resources.model_path("fashion").is_file(), "the shipped fashion weights")
+    panel = make_panel("fashion")
+    draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[0])
+    assert panel.wait_until_idle(5000)
+    assert panel.chart.labels == labels.FASHION
+    assert panel.chart.probabilities.sum() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_photo_is_preprocessed_off_the_gui_thread_latest_wins(make_panel, qtbot, seed_npz):
+    panel = make_panel(seed_npz)
+    rng = np.random.default_rng(0)
+    photos = []
+    for i in range(30):
+        photo = np.ones((1500, 2000, 3), np.float32)  # dark bar on white paper, moving
+        photo[300:1200, 400 + 20 * i : 560 + 20 * i] = rng.uniform(0, 0.2)
+        photos.append(photo)
+    started = time.perf_counter()
+    slowest = 0.0
+    for photo in photos:
+        t = time.perf_counter()
+        panel.set_image(photo)
+        slowest = max(slowest, time.perf_counter() - t)
+    assert slowest < 0.02, f"set_image blocked the GUI thread for {slowest * 1e3:.1f} ms"
+    assert panel.wait_until_idle(20000), time.perf_counter() - started
+    runner = panel.runner()
+    assert runner.max_outstanding <= 2
+    assert runner.completed < len(photos)  # stale requests were dropped
+    assert panel._result.request.image is photos[-1]  # the last one was shown
+    assert panel.input_tabs.currentIndex() == 0 and not panel._result.blank
+
+
+def test_worker_errors_are_shown(make_panel, qtbot, seed_npz, monkeypatch):
+    panel = make_panel(seed_npz)
+
+    def broken(image):
+        raise RuntimeError("preprocessing exploded")
+
+    monkeypatch.setattr(panel_module.prep, "preprocess", broken)
+    panel.set_image(np.zeros((50, 50), np.float32))
+    assert panel.wait_until_idle(5000)
+    assert "RuntimeError: preprocessing exploded" in panel.status_text()
+    assert panel.status.isVisible()
+
+
+def test_set_image_rejects_what_is_not_an_image(make_panel, seed_npz):
+    panel = make_panel(seed_npz)
+    with pytest.raises(ValueError, match="shape"):
+        panel.set_image(np.zeros((10, 10, 2), np.float32))
+
+
+def test_model_summary_dialog_is_monospace_and_complete(make_panel, qtbot, seed_npz):
+    panel = make_panel(seed_npz)
+    dialog = panel.show_summary()
+    qtbot.addWidget(dialog)
+    text = dialog.text.toPlainText()
+    assert text == cnn.load(seed_npz).summary()
+    assert "Total params: 693,962" in text
+    assert dialog.text.fontInfo().fixedPitch()
+    widest = max(dialog.text.fontMetrics().horizontalAdvance(s) for s in text.splitlines())
+    assert dialog.text.minimumWidth() >= widest  # no wrapped or clipped table rows
+    dialog.close()
