@@ -81,6 +81,8 @@ def _as_image(image, name: str = "image") -> np.ndarray:
         )
     if arr.ndim == 3 and arr.shape[2] == 0:
         raise ValueError(f"{name} must have at least 1 channel, not shape {arr.shape}")
+    if name == "image" and 0 in arr.shape[:2]:
+        raise ValueError(f"{name} must have at least 1 row and 1 column, not shape {arr.shape}")
     if arr.dtype == np.bool_:
         return arr.astype(np.float32)
     if np.issubdtype(arr.dtype, np.integer):
@@ -290,17 +292,7 @@ def _pad(x: np.ndarray, pads: tuple[tuple[int, int], tuple[int, int]], border: s
     if not any(pads[0] + pads[1]):
         return x
     width = [pads[0], pads[1]] + [(0, 0)] * (x.ndim - 2)
-    mode = _NP_PAD_MODE[border]
-    if mode == "reflect" and min(x.shape[:2]) == 1:
-        # numpy cannot mirror a length-1 axis without repeating it; the only sensible
-        # reflection of a single pixel is itself, which is what "edge" gives.
-        y = x
-        for axis in (0, 1):
-            if any(pads[axis]):
-                w = [(0, 0)] * x.ndim
-                w[axis] = pads[axis]
-                y = np.pad(y, w, mode="edge" if y.shape[axis] == 1 else "reflect")
-        return y
+    mode = _NP_PAD_MODE[border]  # numpy reflects a length-1 axis to itself
     return np.pad(x, width, mode=mode)
 
 
@@ -639,7 +631,7 @@ def _pool_plan(hw, size, stride, padding, ceil_mode):
                     f"not {before}, so every window holds a real cell (PyTorch's rule)"
                 )
             span = n + 2 * before - k
-            if span < 0:
+            if span < 0 or n == 0:
                 out = 0
             elif ceil_mode:
                 out = -(-span // s) + 1

@@ -1,0 +1,205 @@
+"""Random cases: the fast engine against the obvious loop references.
+
+Tolerance (float32 fast path vs float64 reference rounded to float32): relative 1e-5 plus
+absolute 2e-6 x (sum |kernel| x max |image| x channels + |bias|), i.e. a few float32 ulps of
+the largest partial sum. Each case is also run with tiny row bands and forced threading, so
+the band/thread split used on big images is checked on small ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+import scipy.signal
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from convdemo import ops
+
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+ELEMS = st.floats(-4, 4, width=32, allow_subnormal=False)
+KELEMS = st.floats(-3, 3, width=32, allow_subnormal=False)
+
+
+@contextlib.contextmanager
+def tiny_bands():
+    """Force 1-row bands and two threads even on tiny arrays."""
+    saved = ops._BAND_ELEMS, ops._THREAD_MIN
+    ops._BAND_ELEMS, ops._THREAD_MIN = 1, 1
+    try:
+        yield
+    finally:
+        ops._BAND_ELEMS, ops._THREAD_MIN = saved
+
+
+def assert_matches(fast, ref, kernel, image, bias=0.0):
+    k = np.asarray(kernel, np.float64)
+    x = np.asarray(image, np.float64)
+    c = x.shape[2] if x.ndim == 3 else 1
+    scale = np.abs(k).sum() * max(np.abs(x).max(initial=0.0), 1.0) * c + abs(bias)
+    assert fast.dtype == np.float32 and fast.shape == ref.shape
+    np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=2e-6 * max(scale, 1.0))
+
+
+strides = st.one_of(st.integers(1, 4), st.tuples(st.integers(1, 4), st.integers(1, 4)))
+paddings = st.one_of(
+    st.sampled_from(ops.PADDINGS),
+    st.integers(0, 4),
+    st.tuples(st.integers(0, 3), st.integers(0, 3)),
+)
+
+
+@st.composite
+def conv_cases(draw, max_side=9, max_k=6):
+    h, w = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    c = draw(st.sampled_from([None, 1, 2, 3]))
+    shape = (h, w) if c is None else (h, w, c)
+    image = draw(hnp.arrays(np.float32, shape, elements=ELEMS))
+    kh, kw = draw(st.integers(1, max_k)), draw(st.integers(1, max_k))
+    per_channel = c is not None and draw(st.booleans())
+    kshape = (kh, kw, c) if per_channel else (kh, kw)
+    kernel = draw(hnp.arrays(np.float32, kshape, elements=KELEMS))
+    kwargs = {
+        "stride": draw(strides),
+        "padding": draw(paddings),
+        "border": draw(st.sampled_from(ops.BORDERS)),
+        "channels": draw(st.sampled_from(ops.CHANNEL_MODES)),
+        "flip": draw(st.booleans()),
+        "bias": draw(st.sampled_from([0.0, 0.5, -1.25])),
+    }
+    return image, kernel, kwargs
+
+
+def check_conv(image, kernel, kwargs):
+    ref = ops.conv2d_reference(image, kernel, **kwargs)
+    fast = ops.conv2d(image, kernel, **kwargs)
+    assert fast.shape == ops.output_shape(
+        image.shape, kernel.shape, stride=kwargs["stride"], padding=kwargs["padding"],
+        channels=kwargs["channels"],
+    )
+    assert_matches(fast, ref, kernel, image, kwargs["bias"])
+    with tiny_bands():
+        assert_matches(ops.conv2d(image, kernel, **kwargs), ref, kernel, image, kwargs["bias"])
+
+
+@SETTINGS
+@given(conv_cases())
+def test_conv2d_matches_reference(case):
+    check_conv(*case)
+
+
+@SETTINGS
+@given(conv_cases(max_side=3, max_k=15))
+def test_conv2d_images_smaller_than_the_kernel(case):
+    image, kernel, kwargs = case
+    assume(kernel.shape[0] > image.shape[0] or kernel.shape[1] > image.shape[1])
+    check_conv(image, kernel, kwargs)
+
+
+@SETTINGS
+@given(conv_cases(max_side=1, max_k=5))
+def test_conv2d_one_pixel_images(case):
+    check_conv(*case)
+
+
+@SETTINGS
+@given(conv_cases(max_side=12, max_k=3), st.integers(4, 7))
+def test_conv2d_stride_larger_than_kernel(case, big_stride):
+    image, kernel, kwargs = case
+    kwargs["stride"] = (big_stride, max(1, big_stride - 2))
+    check_conv(image, kernel, kwargs)
+
+
+@SETTINGS
+@given(
+    hnp.arrays(np.float64, st.tuples(st.integers(1, 8), st.integers(1, 8)), elements=ELEMS),
+    hnp.arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 5)), elements=KELEMS),
+)
+def test_flip_equals_scipy_convolve2d(image, kernel):
+    fast = ops.conv2d(image, kernel, padding="full", flip=True)
+    assert_matches(fast, scipy.signal.convolve2d(image, kernel, mode="full"), kernel, image)
+    if image.shape[0] >= kernel.shape[0] and image.shape[1] >= kernel.shape[1]:
+        ref = scipy.signal.convolve2d(image, kernel, mode="valid")
+        assert_matches(ops.conv2d(image, kernel, flip=True), ref, kernel, image)
+
+
+NP_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "wrap": "wrap"}
+
+
+@SETTINGS
+@given(
+    hnp.arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 6), st.just(2)),
+               elements=ELEMS),
+    st.integers(0, 7),
+    st.integers(0, 7),
+    st.sampled_from(ops.BORDERS),
+    st.data(),
+)
+def test_borders_equal_numpy_pad(image, py, px, border, data):
+    """An impulse kernel at (a, b) reads the padded image shifted by (a, b): so the padded
+    cells are exactly numpy.pad's (reflect = 'reflect', replicate = 'edge', wrap = 'wrap')."""
+    padded = np.pad(image, [(py, py), (px, px), (0, 0)], mode=NP_MODES[border])
+    kh, kw = data.draw(st.integers(1, 2 * py + 1)), data.draw(st.integers(1, 2 * px + 1))
+    a, b = data.draw(st.integers(0, kh - 1)), data.draw(st.integers(0, kw - 1))
+    kernel = np.zeros((kh, kw), np.float32)
+    kernel[a, b] = 1
+    ho, wo = padded.shape[0] - kh + 1, padded.shape[1] - kw + 1
+    expected = padded[a : a + ho, b : b + wo]
+    for fn in (ops.conv2d, ops.conv2d_reference):
+        out = fn(image, kernel, padding=(py, px), border=border, channels="separate")
+        np.testing.assert_array_equal(out, expected)
+
+
+@st.composite
+def pool_cases(draw):
+    h, w = draw(st.integers(1, 10)), draw(st.integers(1, 10))
+    shape = (h, w) if draw(st.booleans()) else (h, w, draw(st.integers(1, 3)))
+    x = draw(hnp.arrays(np.float32, shape, elements=ELEMS))
+    size = draw(st.one_of(st.integers(1, 4), st.tuples(st.integers(1, 4), st.integers(1, 4))))
+    ky, kx = (size, size) if isinstance(size, int) else size
+    stride = draw(st.one_of(st.none(), strides))
+    padding = draw(
+        st.one_of(
+            st.sampled_from(["valid", "same"]),
+            st.integers(0, min(ky, kx) // 2),
+            st.tuples(st.integers(0, ky // 2), st.integers(0, kx // 2)),
+        )
+    )
+    ceil_mode = padding != "same" and draw(st.booleans())
+    kwargs = {
+        "stride": stride,
+        "mode": draw(st.sampled_from(ops.POOL_MODES)),
+        "padding": padding,
+        "ceil_mode": ceil_mode,
+        "count_include_pad": draw(st.booleans()),
+    }
+    return x, size, kwargs
+
+
+@SETTINGS
+@given(pool_cases())
+def test_pool2d_matches_reference(case):
+    x, size, kwargs = case
+    ref = ops.pool2d_reference(x, size, **kwargs)
+    fast = ops.pool2d(x, size, **kwargs)
+    shape_kwargs = {k: kwargs[k] for k in ("stride", "padding", "ceil_mode")}
+    assert fast.shape == ref.shape == ops.pool_output_shape(x.shape, size, **shape_kwargs)
+    assert np.all(np.isfinite(fast))  # no window is all padding
+    if kwargs["mode"] == "max":
+        np.testing.assert_array_equal(fast, ref)
+    else:
+        np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=1e-5)
+    with tiny_bands():
+        np.testing.assert_allclose(ops.pool2d(x, size, **kwargs), ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [5, 6])
+def test_same_output_is_ceil_n_over_s(n):
+    for k in range(1, 8):
+        for s in range(1, 5):
+            before, after = ops.pad_amounts(n, k, s, "same")
+            assert ops.output_shape((n, n), (k, k), stride=s, padding="same") == (-(-n // s),) * 2
+            assert before <= after <= before + 1
