@@ -86,20 +86,22 @@ def _glorot_uniform(rng: np.random.Generator, shape, fan_in: int, fan_out: int) 
 
 
 def im2col(x: np.ndarray, kh: int, kw: int) -> np.ndarray:
-    """Patches of ``x`` (N, H, W, C) as rows: (N, H-kh+1, W-kw+1, C*kh*kw), order (C, kh, kw).
+    """Patches of ``x`` (N, H, W, C) as rows: (N, H-kh+1, W-kw+1, kh*kw*C), order (kh, kw, C).
 
-    One copy of a strided window view; multiply by a kernel reshaped to (C*kh*kw, Cout)
-    (see :func:`_kernel_matrix`) to get a valid cross-correlation.
+    One copy of a strided window view (channels innermost, so the copy runs over contiguous
+    memory); multiplied by the kernel reshaped to (kh*kw*C, Cout) it gives a valid
+    cross-correlation.
     """
     n, h, w, c = x.shape
     win = sliding_window_view(x, (kh, kw), axis=(1, 2))  # (N, H', W', C, kh, kw), no copy
-    return win.reshape(n, h - kh + 1, w - kw + 1, c * kh * kw)
+    win = win.transpose(0, 1, 2, 4, 5, 3)  # (N, H', W', kh, kw, C), still no copy
+    return win.reshape(n, h - kh + 1, w - kw + 1, kh * kw * c)
 
 
 def _kernel_matrix(kernel: np.ndarray) -> np.ndarray:
-    """Kernel (kh, kw, Cin, Cout) as the (Cin*kh*kw, Cout) matrix that matches :func:`im2col`."""
+    """Kernel (kh, kw, Cin, Cout) as the (kh*kw*Cin, Cout) matrix that matches :func:`im2col`."""
     kh, kw, cin, cout = kernel.shape
-    return np.ascontiguousarray(kernel.transpose(2, 0, 1, 3).reshape(cin * kh * kw, cout))
+    return kernel.reshape(kh * kw * cin, cout)
 
 
 class Conv2D(Layer):
@@ -151,19 +153,19 @@ class Conv2D(Layer):
         if self.activation == "relu":
             grad = grad * (self._y > 0)
         g2 = grad.reshape(-1, self.filters)
-        dw = self._cols.T @ g2  # (Cin*k*k, Cout)
-        self.grads = {
-            "kernel": dw.reshape(cin, k, k, self.filters).transpose(1, 2, 0, 3),
-            "bias": g2.sum(axis=0),
-        }
+        dw = self._cols.T @ g2  # (k*k*Cin, Cout)
+        self.grads = {"kernel": dw.reshape(k, k, cin, self.filters), "bias": g2.sum(axis=0)}
         dx = None
         if self.needs_input_grad:
+            # the transposed convolution, one kernel tap at a time:
+            # dx[n, i+a, j+b, :] += grad[n, i, j, :] @ K[a, b].T
             ho, wo = h - k + 1, w - k + 1
-            dcols = (g2 @ _kernel_matrix(self.params["kernel"]).T).reshape(n, ho, wo, cin, k, k)
-            dx = np.zeros(self._x_shape, np.float32)
+            kernel = self.params["kernel"]
+            dx = np.zeros(self._x_shape, g2.dtype)
             for a in range(k):
                 for b in range(k):
-                    dx[:, a : a + ho, b : b + wo, :] += dcols[..., a, b]
+                    tap = (g2 @ kernel[a, b].T).reshape(n, ho, wo, cin)
+                    dx[:, a : a + ho, b : b + wo, :] += tap
         self._cols = self._y = None
         return dx
 
@@ -200,7 +202,7 @@ class MaxPooling2D(Layer):
     def backward(self, grad):
         ma, mb, mc, md = self._masks
         h2, w2 = grad.shape[1] * 2, grad.shape[2] * 2
-        dx = np.zeros(self._x_shape, np.float32)
+        dx = np.zeros(self._x_shape, grad.dtype)
         np.multiply(grad, ma, out=dx[:, 0:h2:2, 0:w2:2])
         np.multiply(grad, mb, out=dx[:, 0:h2:2, 1:w2:2])
         np.multiply(grad, mc, out=dx[:, 1:h2:2, 0:w2:2])
@@ -225,8 +227,8 @@ class Dropout(Layer):
             return x
         keep = 1.0 - self.rate
         mask = rng.random(x.shape, dtype=np.float32) < keep
-        self._mask = mask.astype(np.float32)
-        self._mask *= np.float32(1.0 / keep)
+        self._mask = mask.astype(x.dtype)
+        self._mask *= x.dtype.type(1.0 / keep)
         return x * self._mask
 
     def backward(self, grad):
