@@ -560,6 +560,7 @@ class CNNPanel(QWidget):
         inspect.addWidget(self.inspected_view, 1, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
         inspect.addWidget(self.filter_view, 1, 1)
         buttons = QHBoxLayout()
+        buttons.setSpacing(10)
         buttons.addWidget(self.use_button)
         buttons.addWidget(self.filter_view.bias)
         buttons.addStretch(1)
@@ -587,7 +588,7 @@ class CNNPanel(QWidget):
         self.clear_button.clicked.connect(self.canvas.clear)
         self.layer_combo.currentIndexChanged.connect(self._on_layer)
         self.sort_check.toggled.connect(self.grid.set_sorted)
-        self.grid.mapClicked.connect(self.inspect_map)
+        self.grid.mapClicked.connect(self._on_map_clicked)
         self.use_button.clicked.connect(self._use_filter)
 
     # --------------------------------------------------------------------- public API
@@ -829,6 +830,14 @@ class CNNPanel(QWidget):
         self._inspected = int(index)
         self.grid.set_selected(self._inspected)
         self._refresh_inspector()
+
+    def _on_map_clicked(self, index: int) -> None:
+        self.inspect_map(index)
+        # bring the inspector into view (the 64-map grid can push it below the fold)
+        QTimer.singleShot(0, self._reveal_inspector)
+
+    def _reveal_inspector(self) -> None:
+        self._scroll.ensureWidgetVisible(self.use_button, 0, 8)
 
     def inspected_filter(self) -> tuple[np.ndarray, float] | None:
         """The (kernel (3, 3) float32, bias) that "Use this filter" would emit, if any."""

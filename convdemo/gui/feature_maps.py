@@ -21,7 +21,13 @@ from PyQt6.QtWidgets import QSizePolicy, QToolTip, QWidget
 HIGHLIGHT = QColor(255, 140, 0)
 #: colour of the frame around the map being inspected
 SELECTED = QColor(230, 30, 60)
+#: columns of the grid: 8 for up to 32 maps (4 rows), 10 for the 64 maps of conv2d_1 (7 rows)
 COLUMNS = 8
+WIDE_COLUMNS = 10
+
+
+def columns_for(n: int) -> int:
+    return COLUMNS if n <= 32 else WIDE_COLUMNS
 
 
 @lru_cache(maxsize=1)
@@ -47,6 +53,11 @@ def rgb_image(rgb: np.ndarray) -> QImage:
     else:
         img = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888)
     return img.copy()  # detach from the numpy buffer
+
+
+def mean_text(value: float) -> str:
+    """A map's mean for its label: 3 decimals below 1 (so near ties differ), else 2."""
+    return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
 
 
 def top_maps(means: np.ndarray) -> list[int]:
@@ -156,7 +167,7 @@ class ColourBar(QWidget):
 
 
 class FeatureMapGrid(QWidget):
-    """The maps of one layer in a grid of ``COLUMNS`` columns, each labelled with its mean.
+    """The maps of one layer in a grid (:func:`columns_for`), each labelled with its mean.
 
     Click a tile to inspect it (:attr:`mapClicked` gives the map's channel index, whatever
     the sort order). The most active maps have an orange frame, the selected one a red one.
@@ -202,6 +213,7 @@ class FeatureMapGrid(QWidget):
             self._selected = None
         self._message = ""
         self._reorder()
+        self._fit_height()
         self.updateGeometry()
 
     def set_message(self, text: str) -> None:
@@ -211,6 +223,7 @@ class FeatureMapGrid(QWidget):
         self._order = []
         self._top = []
         self._message = text
+        self._fit_height()
         self.updateGeometry()
         self.update()
 
@@ -261,25 +274,43 @@ class FeatureMapGrid(QWidget):
     def _cell_side(self, width: int | None = None) -> float:
         width = self.width() if width is None else width
         gap = 3
-        return max(12.0, (width - gap * (COLUMNS - 1)) / COLUMNS)
+        cols = self._columns()
+        return max(12.0, (width - gap * (cols - 1)) / cols)
 
     def _tile_geometry(self, pos: int) -> tuple[QRect, QRect]:
         """(image rect, label rect) of the tile at reading position ``pos``."""
         side = self._cell_side()
         gap = 3
-        row, col = divmod(pos, COLUMNS)
+        row, col = divmod(pos, self._columns())
         x = col * (side + gap)
         y = row * (side + self._label_height() + gap)
         img = QRect(round(x), round(y), round(side), round(side))
         label = QRect(round(x), round(y + side), round(side), self._label_height())
         return img, label
 
+    def _columns(self) -> int:
+        return columns_for(len(self._images))
+
+    def _fit_height(self) -> None:
+        """Ask the layout for exactly the height the tiles need at this width.
+
+        (A scroll area does not honour heightForWidth alone; without a minimum height the
+        panel's other widgets would be squeezed under the grid.)
+        """
+        need = self.heightForWidth(max(self.width(), self.minimumWidth()))
+        if need != self.minimumHeight():
+            self.setMinimumHeight(need)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
+
     def hasHeightForWidth(self) -> bool:
         return True
 
     def heightForWidth(self, width: int) -> int:
         n = max(1, len(self._images))
-        rows = (n + COLUMNS - 1) // COLUMNS
+        rows = (n + self._columns() - 1) // self._columns()
         if not self._images:
             return max(60, round(self._cell_side(width) * 2))
         return round(rows * (self._cell_side(width) + self._label_height() + 3))
@@ -331,7 +362,7 @@ class FeatureMapGrid(QWidget):
                 painter.drawRect(QRectF(img_rect).adjusted(1, 1, -1, -1))
             painter.setFont(bold if ch in self._top else self._label_font)
             painter.setPen(HIGHLIGHT.darker(115) if ch in self._top else text_colour)
-            painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter, f"{self._means[ch]:.2f}")
+            painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter, mean_text(self._means[ch]))
         painter.end()
 
     # -------------------------------------------------------------------- events
