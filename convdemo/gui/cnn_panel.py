@@ -40,7 +40,6 @@ from PyQt6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -303,7 +302,7 @@ class ProbabilityChart(QWidget):
         return QSize(200, self.fontMetrics().height() * 10 * 3 // 2)
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(150, self.fontMetrics().height() * 10)
+        return QSize(130, self.fontMetrics().height() * 10)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -439,6 +438,9 @@ class CNNPanel(QWidget):
                 self.model_combo.count() - 1, MODEL_DESCRIPTIONS.get(name, name),
                 Qt.ItemDataRole.ToolTipRole)
         self.model_combo.setToolTip("Which trained CNN looks at the picture.")
+        self.model_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(8)
         self.summary_button = QPushButton("Model summary", self)
         self.summary_button.setObjectName("modelSummaryButton")
         self.summary_button.setToolTip("The layers and parameter counts, Keras style.")
@@ -456,17 +458,13 @@ class CNNPanel(QWidget):
         self.photo_view.setObjectName("photoThumbnail")
         self.photo_view.set_message("No photo yet: open one (Ctrl+O) or use the Draw tab.")
         self.canvas = DrawCanvas(self)
-        self.clear_button = QToolButton(self)
-        self.clear_button.setObjectName("clearDrawingButton")
-        self.clear_button.setText("Clear")
-        self.clear_button.setToolTip("Erase the drawing.")
+        self.clear_button = self.canvas.clear_button  # over the canvas's corner
         self.input_tabs = QTabWidget(self)
         self.input_tabs.setObjectName("cnnInputTabs")
         self.input_tabs.setDocumentMode(True)
         self.input_tabs.addTab(self.photo_view, "Photo")
         self.input_tabs.addTab(self.canvas, "Draw")
-        self.input_tabs.setCornerWidget(self.clear_button)
-        self.clear_button.setEnabled(False)
+        self.input_tabs.tabBar().setUsesScrollButtons(False)
 
         self.seen_view = PixelView(self, side=120)
         self.seen_view.setObjectName("modelInputView")
@@ -482,14 +480,22 @@ class CNNPanel(QWidget):
         small.setPointSizeF(self.font().pointSizeF() * 0.85)
         self.timing.setFont(small)
         self.timing.setStyleSheet("color: palette(mid);")
+        self.timing.setWordWrap(True)
+        self.timing.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.layer_combo = QComboBox(self)
         self.layer_combo.setObjectName("layerCombo")
         self.layer_combo.setToolTip("Which convolution layer's maps to show.")
+        self.layer_combo.setPlaceholderText("no model loaded")
+        self.layer_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.layer_combo.setMinimumContentsLength(10)
+        self.layer_combo.setEnabled(False)
         self.sort_check = QCheckBox("Sort by activation", self)
         self.sort_check.setObjectName("sortMapsCheck")
         self.sort_check.setToolTip("Order the maps by mean activation, most active first.")
         self.colour_bar = ColourBar(self)
+        self.colour_bar.hide()  # until there are maps to give it a range
         self.grid = FeatureMapGrid(self)
 
         self.inspected_view = PixelView(self, side=110)
@@ -524,7 +530,7 @@ class CNNPanel(QWidget):
         left = QVBoxLayout()
         left.setSpacing(2)
         bar = self.input_tabs.tabBar().sizeHint()
-        side = max(CANVAS_SIDE, bar.width() + self.clear_button.sizeHint().width() + 6)
+        side = max(CANVAS_SIDE, bar.width())
         self.input_tabs.setFixedSize(side, CANVAS_SIDE + bar.height())
         left.addWidget(self.input_tabs)
         left.addWidget(self.seen_caption)
@@ -585,7 +591,6 @@ class CNNPanel(QWidget):
         self.summary_button.clicked.connect(self.show_summary)
         self.input_tabs.currentChanged.connect(self._on_tab)
         self.canvas.changed.connect(self._on_drawing)
-        self.clear_button.clicked.connect(self.canvas.clear)
         self.layer_combo.currentIndexChanged.connect(self._on_layer)
         self.sort_check.toggled.connect(self.grid.set_sorted)
         self.grid.mapClicked.connect(self._on_map_clicked)
@@ -711,7 +716,6 @@ class CNNPanel(QWidget):
         self.set_model(self.model_combo.itemData(index))
 
     def _on_tab(self, index: int) -> None:
-        self.clear_button.setEnabled(index == 1)
         self._submit()
 
     def _on_drawing(self) -> None:
@@ -759,6 +763,9 @@ class CNNPanel(QWidget):
         if result.model is None:
             self.chart.set_message("No prediction: the model could not be loaded.")
             self.grid.set_message("No feature maps: the model could not be loaded.")
+            self.layer_combo.clear()
+            self.layer_combo.setEnabled(False)
+            self.colour_bar.hide()
             self.timing.setText("")
             self._refresh_inspector()
             return
@@ -772,7 +779,7 @@ class CNNPanel(QWidget):
         if nothing:
             self.chart.set_message(nothing, labels)
             self.grid.set_message(nothing)
-            self.colour_bar.set_range(0.0)
+            self.colour_bar.hide()
             self.timing.setText("")
             self._refresh_inspector()
             return
@@ -818,6 +825,7 @@ class CNNPanel(QWidget):
             return
         self.grid.set_maps(maps)
         self.colour_bar.set_range(self.grid.vmax())
+        self.colour_bar.show()
         self.grid.setToolTip(
             f"{maps.shape[2]} maps of {maps.shape[0]}×{maps.shape[1]}, each labelled with its "
             f"mean activation. Orange frame: the {len(self.grid.most_active())} most active. "
