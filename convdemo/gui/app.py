@@ -1,0 +1,106 @@
+"""Start the window: ``run_app`` is what ``convdemo`` (cli.py) calls once it found a display.
+
+With ``screenshot`` the window is rendered at 1280x800 once the output and the CNN panel
+show their first results, saved as PNG, and the process exits (0 on success). Screenshots
+neither read nor write the user's QSettings, so they always look the same.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+SCREENSHOT_SIZE = (1280, 800)
+
+
+def make_app(argv: list[str] | None = None):
+    """The QApplication (created once), high-DPI friendly, pyqtgraph row-major."""
+    from PyQt6.QtCore import Qt
+    from PyQt6.QtGui import QGuiApplication
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(argv if argv is not None else [sys.argv[0]])
+        app.setApplicationName("convdemo")
+        app.setOrganizationName("convdemo")
+        app.setApplicationDisplayName("ConvDemo")
+    configure_pyqtgraph()
+    return app
+
+
+def configure_pyqtgraph() -> None:
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+
+def run_app(image=None, preset=None, model=None, screenshot=None) -> int:
+    """Open the window (or render it to ``screenshot``); returns the process exit code."""
+    from PyQt6.QtCore import QSettings, QTimer
+
+    from convdemo import resources
+    from convdemo.gui.main_window import MainWindow
+
+    app = make_app()
+    if screenshot:
+        scratch = tempfile.TemporaryDirectory(prefix="convdemo-shot-")
+        settings = QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(settings, restore=False)
+    else:
+        window = MainWindow()
+    if model:
+        if window.cnn_panel is not None:
+            window.cnn_panel.set_model(model)
+    if preset:
+        window.apply_preset(preset)
+    if screenshot:
+        window.resize(*SCREENSHOT_SIZE)
+    window.show()
+
+    path = Path(image) if image else (None if screenshot else window.last_image_path())
+    if path is None or not window.open_image(path):
+        if path is not None:
+            print(f"convdemo: {window.last_error}; showing a sample photo instead",
+                  file=sys.stderr)
+        window.open_image(resources.default_sample())
+
+    if not screenshot:
+        code = app.exec()
+        return int(code)
+
+    result = {"code": 1}
+
+    def shoot() -> None:
+        ready = window.wait_until_idle(60000)
+        app.processEvents()
+        result["code"] = save_screenshot(window, screenshot)
+        if not ready:
+            print("convdemo: the window was not idle after 60 s; saved what it showed",
+                  file=sys.stderr)
+            result["code"] = 1
+        window.close()
+        app.quit()
+
+    QTimer.singleShot(0, shoot)
+    app.exec()
+    return result["code"]
+
+
+def save_screenshot(window, path) -> int:
+    """Grab ``window`` and save it as a 1280x800 PNG; 0 on success."""
+    from PyQt6.QtCore import Qt
+
+    pixmap = window.grab()
+    w, h = SCREENSHOT_SIZE
+    if (pixmap.width(), pixmap.height()) != (w, h):  # a high-DPI screen: keep the size asked
+        pixmap = pixmap.scaled(w, h, Qt.AspectRatioMode.IgnoreAspectRatio,
+                               Qt.TransformationMode.SmoothTransformation)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not pixmap.save(str(path), "PNG"):
+        print(f"convdemo: error: cannot write the screenshot to {path}", file=sys.stderr)
+        return 1
+    return 0

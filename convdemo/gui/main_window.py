@@ -1,0 +1,906 @@
+"""The main window: input and output views, kernel editor, controls, inspector, scan mode,
+and the CNN panel in a dock on the right.
+
+The window shows what the core computes and never computes it itself: every edit becomes a
+frozen :class:`convdemo.gui.worker.Request` (the image and a :class:`convdemo.pipeline.Settings`)
+for the one background worker, and results come back by signal. The constructor reads as a
+table of contents, as in Qt's application example.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QActionGroup, QGuiApplication, QImage, QKeySequence, QShortcut
+from PyQt6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from convdemo import imaging, kernels, pipeline, resources
+from convdemo.gui.controls import Controls
+from convdemo.gui.geometry import axis_pads, conv_placement, output_placement, receptive_field
+from convdemo.gui.inspector import InspectorPanel, inspect
+from convdemo.gui.kernel_editor import KernelEditor
+from convdemo.gui.scan import ScanPanel
+from convdemo.gui.views import ImagePane, outline
+from convdemo.gui.worker import ComputeWorker, Outcome, Request, make_preview, preview_factor
+
+APP_TITLE = "ConvDemo"
+#: photos above this many pixels are downsampled on load (and the status bar says so)
+MAX_PIXELS = 40_000_000
+#: a preview is computed first when the photo has more than twice this many pixels
+PREVIEW_PIXELS = 300_000
+MAX_RECENT = 8
+IMAGE_FILTER = (
+    "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
+)
+INPUT_CHANNELS = ("all", "R", "G", "B", "grey")
+
+
+class MainWindow(QMainWindow):
+    """The convdemo window. ``settings``: a QSettings to use (tests pass an isolated one)."""
+
+    #: emitted on the GUI thread once an outcome is in the output view: (generation, stage)
+    outputShown = pyqtSignal(int, str)
+    imageLoaded = pyqtSignal(str)
+
+    def __init__(self, settings: QSettings | None = None, *, restore: bool = True,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.qsettings = settings if settings is not None else QSettings("convdemo", "convdemo")
+        self._restore_enabled = restore
+        self.image: np.ndarray | None = None
+        self.image_name = ""
+        self.image_path: Path | None = None
+        self._preview: np.ndarray | None = None
+        self._preview_factor = 1
+        self._generation = 0
+        self._done_generation = 0  # the latest generation fully shown (or failed)
+        self._shown_key = (0, 0)  # (generation, 0 preview / 1 full) in the output view
+        self._last_settings: pipeline.Settings | None = None
+        self.full_outcome: Outcome | None = None  # the last full-resolution result shown
+        self.shown_outcome: Outcome | None = None
+        self.last_error = ""
+        self._input_channel = "all"
+        self._hover: tuple[float, float] | None = None
+        self._display_auto = True
+
+        self.setWindowTitle(APP_TITLE)
+        self.setAcceptDrops(True)
+        self.worker = ComputeWorker(self, full_delay=0.12)
+        self.worker.finished.connect(self._on_outcome)
+        self.worker.failed.connect(self._on_failed)
+
+        self.create_central()
+        self.create_dock()
+        self.create_actions()
+        self.create_menus()
+        self.create_status_bar()
+        self.connect_signals()
+        self._schedule_timer = QTimer(self)
+        self._schedule_timer.setSingleShot(True)
+        self._schedule_timer.setInterval(0)
+        self._schedule_timer.timeout.connect(self.schedule)
+        if restore:
+            self.read_settings()
+
+    # ================================================================ construction
+    def create_central(self) -> None:
+        self.input_pane = ImagePane("Input", "inputView", self)
+        self.output_pane = ImagePane("Output", "outputView", self)
+        self.output_pane.view.setXLink(self.input_pane.view)
+        self.output_pane.view.setYLink(self.input_pane.view)
+        self.field_item = outline("#ffd400", 2.5)  # receptive field, on the input
+        self.input_pane.view.addItem(self.field_item)
+        self.pixel_item = outline("#ffd400", 2.5)  # hovered output pixel
+        self.output_pane.view.addItem(self.pixel_item)
+
+        views = QSplitter(Qt.Orientation.Horizontal, self)
+        views.setObjectName("viewSplitter")
+        views.addWidget(self.input_pane)
+        views.addWidget(self.output_pane)
+        views.setChildrenCollapsible(False)
+        views.setStretchFactor(0, 1)
+        views.setStretchFactor(1, 1)
+
+        self.scan_panel = ScanPanel(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("modeTabs")
+        self.tabs.addTab(views, "Live")
+        self.tabs.addTab(self.scan_panel, "Scan mode")
+
+        self.readout = QLabel(self)
+        self.readout.setObjectName("shapeReadout")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.readout.font()
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        font.setBold(True)
+        self.readout.setFont(font)
+
+        self.kernel_editor = KernelEditor(self)
+        self.controls = Controls(self)
+        self.inspector = InspectorPanel(self)
+        self.inspector.setMinimumWidth(260)
+
+        bottom = QWidget(self)
+        row = QHBoxLayout(bottom)
+        row.setContentsMargins(0, 0, 0, 0)
+        editor_scroll = QScrollArea(self)
+        editor_scroll.setWidget(self.kernel_editor)
+        editor_scroll.setWidgetResizable(True)
+        editor_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        editor_scroll.setMinimumWidth(self.kernel_editor.sizeHint().width() + 16)
+        editor_scroll.setMaximumWidth(max(260, self.kernel_editor.sizeHint().width() + 16))
+        row.addWidget(editor_scroll, 0)
+        self.controls.setMaximumWidth(230)
+        row.addWidget(self.controls, 0)
+        row.addWidget(self.inspector, 1)
+
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 0)
+        layout.setSpacing(4)
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        split.setObjectName("mainSplitter")
+        top = QWidget(self)
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.tabs, 1)
+        top_layout.addWidget(self.readout)
+        split.addWidget(top)
+        split.addWidget(bottom)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 0)
+        split.setChildrenCollapsible(False)
+        self.main_splitter = split
+        layout.addWidget(split)
+        self.setCentralWidget(central)
+
+    def create_dock(self) -> None:
+        self.cnn_dock = QDockWidget("CNN: what a trained network sees", self)
+        self.cnn_dock.setObjectName("cnnDock")
+        self.cnn_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                  | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        try:
+            from convdemo.gui.cnn_panel import CNNPanel
+
+            self.cnn_panel = CNNPanel(self.cnn_dock)
+        except Exception as exc:  # never crash: say what broke, keep the rest working
+            self.cnn_panel = None
+            label = QLabel(f"The CNN panel could not start: {type(exc).__name__}: {exc}")
+            label.setWordWrap(True)
+            label.setObjectName("cnnPanelError")
+            self.cnn_dock.setWidget(label)
+        else:
+            self.cnn_dock.setWidget(self.cnn_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.cnn_dock)
+        self.resizeDocks([self.cnn_dock], [340], Qt.Orientation.Horizontal)
+
+    def create_actions(self) -> None:
+        def action(text, slot, shortcut=None, name=None, tip=None) -> QAction:
+            act = QAction(text, self)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+            if name:
+                act.setObjectName(name)
+            if tip:
+                act.setStatusTip(tip)
+            act.triggered.connect(slot)
+            self.addAction(act)  # shortcuts work while the menus are closed
+            return act
+
+        self.open_act = action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open,
+                               "openAction", "open a photo")
+        self.paste_act = action("&Paste image", self.paste_image, QKeySequence.StandardKey.Paste,
+                                "pasteAction", "paste an image (or a file path) from the clipboard")
+        self.save_act = action("&Save output…", self.save_dialog, QKeySequence.StandardKey.Save,
+                               "saveAction", "save the output as PNG (as shown) or .npy (raw)")
+        self.copy_act = action("&Copy output", self.copy_output, "Ctrl+Shift+C", "copyAction",
+                               "copy the output image to the clipboard")
+        self.quit_act = action("&Quit", self.close, QKeySequence.StandardKey.Quit, "quitAction")
+        self.fit_act = action("&Fit", self.fit_view, "F", "fitAction", "show the whole image")
+        self.one_act = action("&1:1", self.actual_size, "Ctrl+0", "oneToOneAction",
+                              "one image pixel per screen pixel")
+        self.preset_acts: dict[str, QAction] = {}
+        for name, preset in kernels.PRESETS.items():
+            shortcut = None
+            if name in kernels.LECTURE_PRESETS:
+                shortcut = f"Ctrl+{kernels.LECTURE_PRESETS.index(name) + 1}"
+            act = action(name, lambda _=False, n=name: self.apply_preset(n), shortcut,
+                         f"presetAction_{name}", preset.description)
+            act.setToolTip(preset.description)
+            self.preset_acts[name] = act
+        self.summary_act = action("Model &summary", self.show_model_summary, None,
+                                  "summaryAction", "the CNN's layers, as Keras prints them")
+        self.about_act = action("&About", self.about, None, "aboutAction")
+        self.channel_group = QActionGroup(self)
+        self.channel_acts: dict[str, QAction] = {}
+        for name in INPUT_CHANNELS:
+            label = {"all": "All channels", "grey": "Grey"}.get(name, f"{name} channel")
+            act = QAction(label, self, checkable=True)
+            act.setObjectName(f"inputChannel_{name}")
+            act.setChecked(name == "all")
+            act.triggered.connect(lambda _=False, n=name: self.set_input_channel(n))
+            self.channel_group.addAction(act)
+            self.channel_acts[name] = act
+        self.space_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
+        self.space_shortcut.activated.connect(self._space)
+
+    def create_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.open_act)
+        self.sample_menu = file_menu.addMenu("Open &sample")
+        try:
+            samples = resources.sample_paths()
+        except OSError:
+            samples = []
+        for path in samples:
+            act = self.sample_menu.addAction(path.name)
+            act.triggered.connect(lambda _=False, p=path: self.open_image(p))
+        self.recent_menu = file_menu.addMenu("&Recent files")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addAction(self.paste_act)
+        file_menu.addSeparator()
+        file_menu.addAction(self.save_act)
+        file_menu.addAction(self.copy_act)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_act)
+
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.fit_act)
+        view_menu.addAction(self.one_act)
+        channel_menu = view_menu.addMenu("Input &channel")
+        for act in self.channel_acts.values():
+            channel_menu.addAction(act)
+        view_menu.addSeparator()
+        view_menu.addAction(self.cnn_dock.toggleViewAction())
+
+        kernel_menu = bar.addMenu("&Kernel")
+        for name in kernels.PRESETS:
+            kernel_menu.addAction(self.preset_acts[name])
+        kernel_menu.setToolTipsVisible(True)
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.summary_act)
+        help_menu.addAction(self.about_act)
+
+    def create_status_bar(self) -> None:
+        self.timing_label = QLabel(self)
+        self.timing_label.setObjectName("timingLabel")
+        self.statusBar().addPermanentWidget(self.timing_label)
+        self.statusBar().showMessage("Drop a photo anywhere, or press Ctrl+O.")
+
+    def connect_signals(self) -> None:
+        self.kernel_editor.changed.connect(self._request_update)
+        self.kernel_editor.presetApplied.connect(self._preset_display)
+        self.controls.displayCombo.activated.connect(self._display_chosen)
+        self.controls.changed.connect(self._request_update)
+        self.output_pane.graphics.scene().sigMouseMoved.connect(self._hovered)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        if self.cnn_panel is not None:
+            self.cnn_panel.filterChosen.connect(self.use_filter)
+            self.cnn_panel.modelChanged.connect(self._model_changed)
+        for view in (self.input_pane.graphics, self.output_pane.graphics):
+            view.setAcceptDrops(False)  # let drops reach the window
+            view.viewport().setAcceptDrops(False)
+
+    # ================================================================ images in
+    def open_dialog(self) -> None:
+        start = str(self.image_path.parent) if self.image_path else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open a photo", start, IMAGE_FILTER)
+        if path:
+            self.open_image(path)
+
+    def open_image(self, path) -> bool:
+        """Load a photo; on failure say why in the status bar and keep the current image."""
+        path = Path(path)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            loaded = imaging.load_image(path, max_pixels=MAX_PIXELS)
+        except (ValueError, OSError) as exc:
+            self._load_failed(str(exc) if isinstance(exc, ValueError) else
+                              f"cannot open {path.name}: {exc.strerror or exc}")
+            return False
+        except MemoryError:
+            self._load_failed(f"cannot open {path.name}: not enough memory for this photo")
+            return False
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.image_path = path.resolve()
+        self._add_recent(self.image_path)
+        self.set_image(loaded.array, path.name, loaded.notes)
+        return True
+
+    def set_image(self, array: np.ndarray, name: str, notes=()) -> None:
+        """Show a float32 (H, W) or (H, W, 3) image in 0..1 and recompute everything."""
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        array.setflags(write=False)  # requests share it with the worker thread
+        self.image = array
+        self.image_name = name
+        self._preview_factor = preview_factor(array.shape, self._preview_target())
+        self._preview = make_preview(array, self._preview_factor) if self._preview_factor > 1 \
+            else None
+        if self._preview is not None:
+            self._preview.setflags(write=False)
+        self.full_outcome = None
+        self.shown_outcome = None
+        self._last_settings = None
+        self.setWindowTitle(f"{APP_TITLE} — {name}")
+        self._show_input()
+        self.fit_view()
+        self.kernel_editor.set_per_channel_allowed(self._per_channel_ok())
+        h, w = array.shape[:2]
+        message = f"Opened {name} ({w}×{h}{'×3' if array.ndim == 3 else ', grey'})"
+        if notes:
+            message += ": " + "; ".join(notes)
+        self.statusBar().showMessage(message, 15000)
+        self.inspector.clear()
+        self._hide_hover()
+        self.schedule()
+        if self.cnn_panel is not None:
+            self.cnn_panel.set_image(array)
+        self.imageLoaded.emit(name)
+
+    def paste_image(self) -> bool:
+        """Ctrl+V: an image, an image file, or a path to one, from the clipboard."""
+        return self.load_mime(QGuiApplication.clipboard().mimeData(), "the clipboard")
+
+    def load_mime(self, mime, where: str) -> bool:
+        if mime is None:
+            self._load_failed(f"{where} is empty")
+            return False
+        if mime.hasUrls():
+            files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+            if files:
+                return self.open_image(files[0])
+        if mime.hasImage():
+            qimage = mime.imageData()
+            if isinstance(qimage, QImage) and not qimage.isNull():
+                try:
+                    loaded = imaging.image_from_pil(qimage_to_pil(qimage),
+                                                    max_pixels=MAX_PIXELS)
+                except ValueError as exc:
+                    self._load_failed(str(exc))
+                    return False
+                self.image_path = None
+                self.set_image(loaded.array, "pasted image" if where == "the clipboard"
+                               else "dropped image", loaded.notes)
+                return True
+        if mime.hasText():
+            text = mime.text().strip()
+            if text.startswith("file://"):
+                text = text[7:]
+            if text and "\n" not in text and len(text) < 4096 and Path(text).is_file():
+                return self.open_image(text)
+        self._load_failed(f"{where} holds no image (copy an image or an image file, then try "
+                          "again)")
+        return False
+
+    def _load_failed(self, message: str) -> None:
+        self.last_error = message
+        kept = " The current image stays." if self.image is not None else ""
+        self.statusBar().showMessage(f"{message[0].upper()}{message[1:]}.{kept}"
+                                     .replace("..", "."), 20000)
+
+    # drag and drop, anywhere on the window
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        mime = event.mimeData()
+        if mime.hasUrls() or mime.hasImage():
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        event.acceptProposedAction()
+        # load after the drop has finished, so the source app is not kept waiting
+        mime = _copy_mime(event.mimeData())
+        QTimer.singleShot(0, lambda: self.load_mime(mime, "the drop"))
+
+    # ================================================================ compute
+    def current_settings(self) -> pipeline.Settings:
+        fields = self.controls.fields()
+        return pipeline.Settings().replace(
+            kernel=self.kernel_editor.kernel(), bias=self.kernel_editor.bias(),
+            flip=self.kernel_editor.flip(), **fields)
+
+    def _request_update(self) -> None:
+        self.kernel_editor.set_per_channel_allowed(self._per_channel_ok())
+        self.schedule()
+
+    def schedule(self) -> None:
+        """Send the current image and settings to the worker (latest wins)."""
+        if self.image is None:
+            return
+        settings = self.current_settings()
+        self.readout.setText(pipeline.readout(self.image.shape, settings))
+        self.readout.setToolTip(formula_tooltip(self.image.shape, settings))
+        if settings == self._last_settings:
+            return
+        self._last_settings = settings
+        self._generation += 1
+        self.worker.submit(Request(self._generation, self.image, settings, self._preview,
+                                   self._preview_factor))
+        if self.tabs.currentWidget() is self.scan_panel:
+            self.scan_panel.set_source(self.image, settings)
+
+    def _on_outcome(self, outcome: Outcome) -> None:
+        gen = outcome.request.generation
+        key = (gen, 1 if outcome.stage == "full" else 0)
+        if outcome.request.image is not self.image or key <= self._shown_key:
+            return  # stale: a newer result is already shown
+        self._shown_key = key
+        result = outcome.result
+        settings = outcome.request.settings
+        if result.empty:
+            self.output_pane.show_message(too_small_message(self.image.shape, settings))
+        else:
+            placement = output_placement(settings, outcome.request.image.shape)
+            if outcome.factor > 1:
+                placement = output_placement(settings, outcome.request.preview.shape).scaled(
+                    outcome.factor)
+            self.output_pane.show_image(result.display.rgb, placement.rect(result.raw.shape))
+            d = result.display
+            self.output_pane.set_scale(d.vmin, d.vmax, d.mode == "diverging")
+        stage = "preview" if outcome.stage == "preview" else "full"
+        title = "Output"
+        if outcome.stage == "preview":
+            title += f" (preview at 1/{outcome.factor} size, full resolution coming…)"
+        elif not result.empty:
+            h, w = result.raw.shape[:2]
+            title += f" {w}×{h}"
+        self.output_pane.title.setText(title)
+        self.shown_outcome = outcome
+        ms = outcome.seconds * 1000
+        self.timing_label.setText(f"{stage} {ms:.0f} ms")
+        if outcome.stage == "full":
+            self.full_outcome = outcome
+            self._done_generation = max(self._done_generation, gen)
+            self.last_error = ""
+            if self._hover is not None:
+                self._inspect_at(*self._hover)
+        self.outputShown.emit(gen, outcome.stage)
+
+    def _on_failed(self, request: Request, message: str) -> None:
+        gen = request.generation
+        self._done_generation = max(self._done_generation, gen)
+        if gen < self._generation:
+            return
+        self._shown_key = (gen, 1)
+        self.last_error = message
+        self.output_pane.show_message(f"Cannot compute this: {message}", error=True)
+        self.statusBar().showMessage(f"Cannot compute: {message}", 20000)
+        self.outputShown.emit(gen, "error")
+
+    def is_idle(self) -> bool:
+        return (self.image is None or self._done_generation >= self._generation) and \
+            not self.worker.busy()
+
+    def wait_until_idle(self, timeout_ms: int = 10000) -> bool:
+        """Process events until every pending computation (and the CNN panel's) is shown."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        app = QApplication.instance()
+        while time.monotonic() < deadline:
+            app.processEvents()
+            if self._schedule_timer.isActive():
+                continue
+            if self.is_idle():
+                if self.cnn_panel is None:
+                    return True
+                left = max(1, int((deadline - time.monotonic()) * 1000))
+                if self.cnn_panel.wait_until_idle(left):
+                    app.processEvents()
+                    if self.is_idle():
+                        return True
+                else:
+                    return False
+            time.sleep(0.002)
+        return False
+
+    # ================================================================ kernels and filters
+    def apply_preset(self, name: str) -> None:
+        self.kernel_editor.set_preset(name)
+        self.statusBar().showMessage(f"Kernel: {name} — {kernels.PRESETS[name].description}",
+                                     8000)
+
+    def _display_chosen(self) -> None:
+        self._display_auto = False  # the user picked a display: leave it alone from now on
+
+    def _preset_display(self, name: str) -> None:
+        """Until the user picks a display, zero-sum presets (edges) are shown diverging.
+
+        Their outputs are half negative, and "clip" would hide every negative value.
+        """
+        if not self._display_auto:
+            return
+        zero_sum = abs(float(kernels.PRESETS[name].array().sum())) < 1e-9
+        self.controls.set_fields({"display": "diverging" if zero_sum else "clip"},
+                                 emit=False)
+
+    def use_filter(self, kernel, bias: float) -> None:
+        """The CNN panel's "Use this filter": a learned 3x3 filter and its bias.
+
+        The models were trained on grey images, so the filter runs on the photo's grey
+        version (channels = gray), exactly as the network would see it.
+        """
+        try:
+            source = "a learned filter"
+            if self.cnn_panel is not None:
+                source = f"a learned filter of the {self.cnn_panel.current_model_name()} model"
+            self.kernel_editor.load_filter(np.asarray(kernel, dtype=np.float64), float(bias),
+                                           source=f"{source} (run on the grey image)")
+        except ValueError as exc:
+            self.statusBar().showMessage(f"Cannot use that filter: {exc}", 15000)
+            return
+        fields = {"channels": "gray"}
+        if self._display_auto:
+            fields["display"] = "diverging"  # learned filters give negative values too
+        self.controls.set_fields(fields)
+        self.statusBar().showMessage("Loaded the learned filter into the kernel editor; it runs "
+                                     "on the grey image, as the network saw its digits.", 15000)
+
+    def _model_changed(self, name: str) -> None:
+        if self._restore_enabled:
+            self.qsettings.setValue("model", name)
+
+    def show_model_summary(self) -> None:
+        if self.cnn_panel is None:
+            self.statusBar().showMessage("The CNN panel is not available.", 8000)
+            return
+        self.cnn_panel.show_summary()
+
+    def about(self) -> None:
+        from convdemo import __version__
+
+        QMessageBox.about(
+            self, f"About {APP_TITLE}",
+            f"<b>convdemo {__version__}</b><br>A live convolution lab with a small CNN beside "
+            "it.<br><br>Edit the kernel, hover the output to see the arithmetic, or watch "
+            "the window move in scan mode.")
+
+    # ================================================================ view
+    def fit_view(self) -> None:
+        if self.image is not None:
+            h, w = self.image.shape[:2]
+            self.input_pane.view.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)
+
+    def actual_size(self) -> None:
+        if self.image is None:
+            return
+        vb = self.input_pane.view
+        (x0, x1), (y0, y1) = vb.viewRange()
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        dpr = self.devicePixelRatioF()
+        w, h = vb.width() * dpr, vb.height() * dpr
+        vb.setRange(xRange=(cx - w / 2, cx + w / 2), yRange=(cy - h / 2, cy + h / 2), padding=0)
+
+    def set_input_channel(self, name: str) -> None:
+        self._input_channel = name
+        self.channel_acts[name].setChecked(True)
+        self._show_input()
+
+    def _show_input(self) -> None:
+        if self.image is None:
+            return
+        x = self.image
+        name = self._input_channel
+        label = "Input"
+        if x.ndim == 3 and name in ("R", "G", "B"):
+            x = x[:, :, "RGB".index(name)]
+            label += f" ({name} channel)"
+        elif x.ndim == 3 and name == "grey":
+            x = imaging.to_gray(x)
+            label += " (grey)"
+        h, w = self.image.shape[:2]
+        self.input_pane.title.setText(f"{label} {w}×{h}")
+        u8 = (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
+        self.input_pane.show_image(u8)
+
+    def _tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.scan_panel and self.image is not None:
+            self.scan_panel.set_source(self.image, self.current_settings())
+        elif self.scan_panel.playing():
+            self.scan_panel.pause()
+
+    def _space(self) -> None:
+        if self.tabs.currentWidget() is self.scan_panel:
+            self.scan_panel.toggle()
+
+    # ================================================================ inspector
+    def _hovered(self, scene_pos) -> None:
+        vb = self.output_pane.view
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return
+        p = vb.mapSceneToView(scene_pos)
+        self._hover = (p.x(), p.y())
+        self._inspect_at(p.x(), p.y())
+
+    def inspect_output(self, row: int, col: int) -> bool:
+        """Inspect convolution-output pixel (row, col), as hovering it does."""
+        if self.full_outcome is None:
+            return False
+        placement = conv_placement(self.full_outcome.request.settings, self.image.shape)
+        x = placement.x0 + (col + 0.5) * placement.pitch_x
+        y = placement.y0 + (row + 0.5) * placement.pitch_y
+        self._hover = (x, y)
+        return self._inspect_at(x, y)
+
+    def _inspect_at(self, x: float, y: float) -> bool:
+        outcome = self.full_outcome
+        if outcome is None or outcome.result.empty:
+            self._hide_hover()
+            return False
+        settings = outcome.request.settings
+        image_shape = outcome.request.image.shape
+        conv_in = outcome.result.conv_input
+        conv_shape, _ = pipeline.output_shapes(image_shape, settings)
+        placement = conv_placement(settings, image_shape)
+        row, col = placement.index(x, y)
+        if not (0 <= row < conv_shape[0] and 0 <= col < conv_shape[1]):
+            self._hide_hover()
+            return False
+        ins = inspect(conv_in, settings, row, col)
+        rows, cols = receptive_field(settings, image_shape, row, col)
+        self.field_item.setRect(float(cols[0]), float(rows[0]), float(len(cols)),
+                                float(len(rows)))
+        self.field_item.show()
+        raw = outcome.result.raw
+        note = ""
+        value = None
+        if settings.pool == "none":
+            self.pixel_item.setRect(placement.x0 + col * placement.pitch_x,
+                                    placement.y0 + row * placement.pitch_y,
+                                    placement.pitch_x, placement.pitch_y)
+            value = float(raw[row, col]) if raw.ndim == 2 else None
+            if raw.ndim == 3:
+                note = "output values in the view: " + ", ".join(
+                    f"{c} {raw[row, col, i]:.3f}" for i, c in enumerate("RGB"[: raw.shape[2]]))
+        else:
+            out_place = output_placement(settings, image_shape)
+            prow, pcol = out_place.index(x, y)
+            self.pixel_item.setRect(out_place.x0 + pcol * out_place.pitch_x,
+                                    out_place.y0 + prow * out_place.pitch_y,
+                                    out_place.pitch_x, out_place.pitch_y)
+            size = settings.pool_size
+            if 0 <= prow < raw.shape[0] and 0 <= pcol < raw.shape[1]:
+                pooled = raw[prow, pcol]
+                shown = f"{pooled:.3f}" if np.ndim(pooled) == 0 else ", ".join(
+                    f"{v:.3f}" for v in np.ravel(pooled))
+                note = (f"then {settings.pool} pooling ({size}×{size}) gives the output pixel "
+                        f"({prow}, {pcol}) = {shown}")
+            else:
+                note = "this value falls outside every pooling window"
+        self.pixel_item.show()
+        self.inspector.show_inspection(ins, value, note)
+        return True
+
+    def _hide_hover(self) -> None:
+        self.field_item.hide()
+        self.pixel_item.hide()
+
+    # ================================================================ export
+    def output_raw(self) -> np.ndarray | None:
+        self.wait_until_idle(30000)
+        if self.full_outcome is None or self.full_outcome.result.empty:
+            return None
+        return self.full_outcome.result.raw
+
+    def save_dialog(self) -> None:
+        if self.output_raw() is None:
+            self.statusBar().showMessage("There is no output to save yet.", 8000)
+            return
+        stem = Path(self.image_name).stem or "output"
+        start = str((self.image_path.parent if self.image_path else Path.home())
+                    / f"{stem}-output.png")
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Save the output", start,
+            "PNG image, as displayed (*.png);;NumPy array, raw float32 (*.npy)")
+        if path:
+            if chosen.startswith("NumPy") and not path.lower().endswith(".npy"):
+                path += ".npy"
+            self.save_output(path)
+
+    def save_output(self, path) -> bool:
+        raw = self.output_raw()
+        if raw is None:
+            self.statusBar().showMessage("There is no output to save yet.", 8000)
+            return False
+        mode = self.full_outcome.request.settings.display
+        try:
+            imaging.save_output(path, raw, mode)
+        except (OSError, ValueError) as exc:
+            self.statusBar().showMessage(f"Could not save {Path(path).name}: {exc}", 20000)
+            return False
+        what = "raw float32 values" if str(path).lower().endswith(".npy") else f"{mode} display"
+        self.statusBar().showMessage(f"Saved the output ({what}) to {path}", 10000)
+        return True
+
+    def copy_output(self) -> bool:
+        if self.output_raw() is None:
+            self.statusBar().showMessage("There is no output to copy yet.", 8000)
+            return False
+        rgb = self.full_outcome.result.display.rgb
+        QGuiApplication.clipboard().setImage(rgb_to_qimage(rgb))
+        self.statusBar().showMessage("Copied the output image to the clipboard.", 8000)
+        return True
+
+    # ================================================================ settings
+    def read_settings(self) -> None:
+        s = self.qsettings
+        geometry = s.value("geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        state = s.value("windowState")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        self.kernel_editor.restore(_json(s.value("kernel")) or {})
+        self.controls.set_fields(_json(s.value("controls")) or {})
+        channel = s.value("inputChannel", "all")
+        if channel in INPUT_CHANNELS:
+            self._input_channel = channel
+            self.channel_acts[channel].setChecked(True)
+        model = s.value("model")
+        if model and self.cnn_panel is not None:
+            try:
+                self.cnn_panel.set_model(str(model))
+            except Exception as exc:  # a stale setting must not stop the app
+                self.statusBar().showMessage(f"Could not restore the model {model}: {exc}")
+
+    def last_image_path(self) -> Path | None:
+        value = self.qsettings.value("lastImage")
+        if value and Path(str(value)).is_file():
+            return Path(str(value))
+        return None
+
+    def write_settings(self) -> None:
+        s = self.qsettings
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("windowState", self.saveState())
+        s.setValue("kernel", json.dumps(self.kernel_editor.state()))
+        s.setValue("controls", json.dumps(self.controls.fields()))
+        s.setValue("inputChannel", self._input_channel)
+        if self.image_path is not None:
+            s.setValue("lastImage", str(self.image_path))
+        if self.cnn_panel is not None:
+            s.setValue("model", self.cnn_panel.current_model_name())
+        s.sync()
+
+    def recent_files(self) -> list[str]:
+        value = self.qsettings.value("recent") or []
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value]
+
+    def _add_recent(self, path: Path) -> None:
+        if not self._restore_enabled:
+            return
+        recent = [str(path)] + [p for p in self.recent_files() if p != str(path)]
+        self.qsettings.setValue("recent", recent[:MAX_RECENT])
+        self.qsettings.setValue("lastImage", str(path))
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        if not files:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+        for f in files:
+            act = self.recent_menu.addAction(Path(f).name)
+            act.setToolTip(f)
+            act.triggered.connect(lambda _=False, p=f: self.open_image(p))
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self._restore_enabled:
+            self.write_settings()
+        self.scan_panel.pause()
+        self.worker.shutdown(2.0)
+        super().closeEvent(event)
+
+    # ================================================================ helpers
+    def _per_channel_ok(self) -> bool:
+        return (self.image is None or self.image.ndim == 3) and \
+            self.controls.channelsCombo.currentText() == "sum"
+
+    def _preview_target(self) -> int:
+        pane = self.output_pane.graphics
+        dpr = max(1.0, self.devicePixelRatioF())
+        visible = pane.width() * pane.height() * dpr * dpr
+        return int(max(PREVIEW_PIXELS, visible))
+
+
+# ==================================================================== module helpers
+def too_small_message(image_shape: tuple, settings: pipeline.Settings) -> str:
+    """The words the output view shows when the settings leave nothing."""
+    kh, kw = settings.kernel_array().shape[:2]
+    h, w = image_shape[:2]
+    try:
+        conv, pooled = pipeline.output_shapes(image_shape, settings)
+    except ValueError as exc:
+        return f"Nothing to show: {exc}"
+    if conv[0] == 0 or conv[1] == 0:
+        return (f"Nothing left: the {kw}×{kh} kernel does not fit in the {w}×{h} image with "
+                f"{settings.padding} padding. Choose same or full padding, a smaller kernel, or "
+                "a larger image.")
+    return (f"Nothing left: the {conv[1]}×{conv[0]} convolution output is smaller than the "
+            f"{settings.pool_size}×{settings.pool_size} pooling window. Turn pooling off or "
+            "make it smaller.")
+
+
+def formula_tooltip(image_shape: tuple, settings: pipeline.Settings) -> str:
+    """The output-size formula with the current numbers filled in."""
+    kh, kw = settings.kernel_array().shape[:2]
+    s = settings.stride
+    try:
+        (pt, pb), (pl, pr) = axis_pads(settings, image_shape[0], image_shape[1])
+        conv, pooled = pipeline.output_shapes(image_shape, settings)
+    except ValueError as exc:
+        return str(exc)
+    lines = ["output = ⌊(n + pad_before + pad_after − k) / stride⌋ + 1"]
+    for axis, n, k, a, b, out in (("width", image_shape[1], kw, pl, pr, conv[1]),
+                                  ("height", image_shape[0], kh, pt, pb, conv[0])):
+        lines.append(f"{axis}: ⌊({n} + {a} + {b} − {k}) / {s}⌋ + 1 = {out}")
+    if pooled is not None:
+        size = settings.pool_size
+        step = settings.pool_stride or size
+        lines.append(f"pooling: output = ⌊(n − {size}) / {step}⌋ + 1")
+        lines.append(f"width: ⌊({conv[1]} − {size}) / {step}⌋ + 1 = {pooled[1]}")
+        lines.append(f"height: ⌊({conv[0]} − {size}) / {step}⌋ + 1 = {pooled[0]}")
+    return "\n".join(lines)
+
+
+def qimage_to_pil(qimage: QImage) -> Image.Image:
+    """A QImage (any format) as an RGBA PIL image (alpha is then dropped by imaging)."""
+    rgba = qimage.convertToFormat(QImage.Format.Format_RGBA8888)
+    w, h = rgba.width(), rgba.height()
+    ptr = rgba.constBits()
+    ptr.setsize(rgba.sizeInBytes())
+    arr = np.frombuffer(ptr, dtype=np.uint8).reshape(h, rgba.bytesPerLine())[:, : w * 4]
+    return Image.fromarray(arr.reshape(h, w, 4).copy(), "RGBA")
+
+
+def rgb_to_qimage(rgb: np.ndarray) -> QImage:
+    """A (H, W, 3) uint8 array as a QImage that owns its pixels."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def _copy_mime(mime):
+    from PyQt6.QtCore import QMimeData
+
+    copy = QMimeData()
+    if mime.hasUrls():
+        copy.setUrls(mime.urls())
+    if mime.hasImage():
+        copy.setImageData(mime.imageData())
+    if mime.hasText():
+        copy.setText(mime.text())
+    return copy
+
+
+def _json(value):
+    if not value:
+        return None
+    try:
+        return json.loads(str(value))
+    except (TypeError, ValueError):
+        return None
+

@@ -1,0 +1,427 @@
+"""Scan mode: the lecture's ConvDemo, one multiply-and-sum at a time.
+
+:class:`ScanModel` (no Qt) works on a pixelated copy of the image (at most
+:data:`MAX_SIDE` cells on its longer side): it pads it as the engine would, moves the window
+by the stride, and fills the output one cell per :meth:`ScanModel.step`, computing each cell
+itself from the products it shows. When it is finished its output equals ``ops.conv2d`` on
+that copy (``tests/test_gui_inspector_scan.py`` checks this). Scan mode shows the
+convolution and the bias; ReLU and pooling are left to the live view.
+
+:class:`ScanPanel` draws it (R, G and B planes side by side, padded cells hatched, the output
+grid under them) with Play, Pause, Step, Reset and a speed slider.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from PyQt6.QtCore import QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from convdemo import imaging, ops
+from convdemo.gui.geometry import axis_pads, border_index
+from convdemo.gui.inspector import inspect
+from convdemo.pipeline import Settings
+
+MAX_SIDE = 32  # a grey copy's longer side, in cells
+MAX_SIDE_RGB = 24  # an RGB copy's: three planes must fit side by side
+
+
+def pixelate(image: np.ndarray, max_side: int) -> np.ndarray:
+    """A box-filtered copy whose longer side is at most ``max_side`` (float32, same range)."""
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    if (nh, nw) == (h, w):
+        return np.ascontiguousarray(image, dtype=np.float32)
+    planes = image[:, :, None] if image.ndim == 2 else image
+    out = np.stack(
+        [np.asarray(Image.fromarray(np.ascontiguousarray(planes[:, :, i], dtype=np.float32),
+                                    mode="F").resize((nw, nh), Image.Resampling.BOX))
+         for i in range(planes.shape[2])],
+        axis=-1,
+    )
+    return np.ascontiguousarray(out[:, :, 0] if image.ndim == 2 else out, dtype=np.float32)
+
+
+class ScanModel:
+    """The state of one scan: the copy, the padding, the output filled so far."""
+
+    def __init__(self, image: np.ndarray, settings: Settings) -> None:
+        settings = settings.replace(relu=False, pool="none")
+        x = image
+        if settings.channels == "gray" and x.ndim == 3:
+            x = imaging.to_gray(x)
+        max_side = MAX_SIDE_RGB if x.ndim == 3 else MAX_SIDE
+        self.copy = pixelate(x, max_side)
+        self.settings = settings
+        (self.pad_top, self.pad_bottom), (self.pad_left, self.pad_right) = axis_pads(
+            settings, self.copy.shape[0], self.copy.shape[1])
+        conv_channels = "separate" if settings.channels == "separate" else "sum"
+        self.shape = ops.output_shape(self.copy.shape, settings.kernel_array().shape,
+                                      stride=settings.stride, padding=settings.padding,
+                                      channels=conv_channels)
+        self.output = np.full(self.shape, np.nan, dtype=np.float32)
+        self.position = 0  # cells done
+        self.last = None  # the Inspection of the last computed cell
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.shape[0] * self.shape[1])
+
+    @property
+    def finished(self) -> bool:
+        return self.position >= self.n_cells
+
+    def current(self) -> tuple[int, int] | None:
+        """(row, col) of the cell the next step computes, or None when finished."""
+        if self.finished:
+            return None
+        return divmod(self.position, self.shape[1])
+
+    def step(self) -> bool:
+        """Compute one output cell; False if there was nothing left."""
+        where = self.current()
+        if where is None:
+            return False
+        ins = inspect(self.copy, self.settings, *where)
+        if ins.separate:
+            self.output[where[0], where[1], :] = ins.outputs
+        else:
+            self.output[where] = ins.outputs[0]
+        self.last = ins
+        self.position += 1
+        return True
+
+    def run_to_end(self) -> None:
+        while self.step():
+            pass
+
+    def padded_plane(self, channel: int) -> tuple[np.ndarray, np.ndarray]:
+        """The padded copy of one plane as the engine sees it, and a mask of padded cells."""
+        plane = self.copy if self.copy.ndim == 2 else self.copy[:, :, channel]
+        h, w = plane.shape
+        rows = np.arange(-self.pad_top, h + self.pad_bottom)
+        cols = np.arange(-self.pad_left, w + self.pad_right)
+        ri = border_index(rows, h, self.settings.border)
+        ci = border_index(cols, w, self.settings.border)
+        values = plane[np.clip(ri, 0, None)][:, np.clip(ci, 0, None)]
+        values = np.where((ri[:, None] < 0) | (ci[None, :] < 0), 0.0, values)
+        mask = ((rows < 0) | (rows >= h))[:, None] | ((cols < 0) | (cols >= w))[None, :]
+        return values, mask
+
+    def arithmetic(self) -> str:
+        """The last multiply-and-sum, written out (plain text, one line per channel)."""
+        ins = self.last
+        if ins is None:
+            return "Press Play or Step: the window starts at the top left."
+        C = ins.values.shape[2]
+        names = ("R", "G", "B") if C == 3 else ("grey",)
+        lines = []
+        for i in range(C):
+            terms = " + ".join(
+                f"{ins.values[r, c, i]:.2f}×{_short(ins.kernel[r, c, i])}"
+                for r in range(ins.values.shape[0]) for c in range(ins.values.shape[1]))
+            lines.append(f"{names[i]}: {terms} = {ins.channel_sums[i]:.3f}")
+        bias = f" + bias {ins.bias:g}" if ins.bias else ""
+        if ins.separate:
+            outs = ", ".join(f"{n} {v:.3f}" for n, v in zip(names, ins.outputs, strict=True))
+            lines.append(f"output ({ins.row}, {ins.col}){bias}: {outs}")
+        else:
+            total = " + ".join(f"{s:.3f}" for s in ins.channel_sums) if C > 1 else ""
+            lhs = f"{total}{bias} = " if (total or bias) else ""
+            lines.append(f"output ({ins.row}, {ins.col}) = {lhs}{ins.outputs[0]:.3f}")
+        return "\n".join(lines)
+
+
+def _short(v: float) -> str:
+    text = f"{v:.3g}"
+    return f"({text})" if v < 0 else text
+
+
+PLANE_TINT = {0: (255, 70, 70), 1: (60, 200, 60), 2: (80, 120, 255)}
+
+
+class ScanCanvas(QWidget):
+    """Draws a :class:`ScanModel`: input planes on top, output grid(s) below."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("scanCanvas")
+        self.model: ScanModel | None = None
+        self.scale = 1.0  # output colour scale, symmetric
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(300, 200)
+
+    def set_model(self, model: ScanModel | None) -> None:
+        self.model = model
+        if model is not None:
+            # the colour scale of the output grid: the engine's output range on the same copy
+            s = model.settings
+            ref = ops.conv2d(model.copy, s.kernel_array(), stride=s.stride, padding=s.padding,
+                             border=s.border, flip=s.flip, bias=s.bias,
+                             channels="separate" if s.channels == "separate" else "sum")
+            self.scale = float(np.abs(ref).max()) if ref.size else 1.0
+            self.scale = self.scale or 1.0
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("#fafafa"))
+        m = self.model
+        if m is None:
+            painter.end()
+            return
+        planes = 1 if m.copy.ndim == 2 else m.copy.shape[2]
+        ph = m.copy.shape[0] + m.pad_top + m.pad_bottom
+        pw = m.copy.shape[1] + m.pad_left + m.pad_right
+        oh, ow = m.shape[0], m.shape[1]
+        out_grids = planes if len(m.shape) == 3 else 1
+        gap = 1.0  # in cells
+        label = 18
+        cols_needed = max(planes * pw + (planes - 1) * gap, out_grids * ow + (out_grids - 1) * gap)
+        rows_needed = ph + oh + gap
+        cell = min((self.width() - 8) / cols_needed, (self.height() - 2 * label - 8) / rows_needed)
+        cell = max(cell, 2.0)
+        font = QFont(self.font())
+        font.setPointSizeF(max(7.0, min(10.0, cell * 0.8)))
+        painter.setFont(font)
+        total_w = planes * pw * cell + (planes - 1) * gap * cell
+        x_start = (self.width() - total_w) / 2
+        where = m.current()
+        k_h, k_w = m.settings.kernel_array().shape[:2]
+        names = ("R", "G", "B") if planes == 3 else ("grey",)
+        for p in range(planes):
+            x0 = x_start + p * (pw + gap) * cell
+            y0 = label + 4
+            painter.setPen(QColor("#333"))
+            painter.drawText(QRectF(x0, 2, pw * cell, label), Qt.AlignmentFlag.AlignCenter,
+                             f"{names[p]} input (padded)" if m.pad_top or m.pad_left else
+                             f"{names[p]} input")
+            values, mask = m.padded_plane(p)
+            tint = PLANE_TINT.get(p) if planes == 3 else (255, 255, 255)
+            for r in range(ph):
+                for c in range(pw):
+                    v = float(np.clip(values[r, c], 0, 1))
+                    colour = QColor(int(tint[0] * v), int(tint[1] * v), int(tint[2] * v))
+                    rect = QRectF(x0 + c * cell, y0 + r * cell, cell, cell)
+                    painter.fillRect(rect, colour)
+                    if mask[r, c]:
+                        painter.fillRect(rect, QBrush(QColor(255, 255, 255, 150),
+                                                      Qt.BrushStyle.BDiagPattern))
+            painter.setPen(QPen(QColor(128, 128, 128, 120), 0))
+            if cell >= 5:
+                for r in range(ph + 1):
+                    painter.drawLine(int(x0), int(y0 + r * cell), int(x0 + pw * cell),
+                                     int(y0 + r * cell))
+                for c in range(pw + 1):
+                    painter.drawLine(int(x0 + c * cell), int(y0), int(x0 + c * cell),
+                                     int(y0 + ph * cell))
+            painter.setPen(QPen(QColor("#999"), 1, Qt.PenStyle.DashLine))
+            painter.drawRect(QRectF(x0 + m.pad_left * cell, y0 + m.pad_top * cell,
+                                    m.copy.shape[1] * cell, m.copy.shape[0] * cell))
+            shown = where if where is not None else None
+            if shown is None and m.last is not None:
+                shown = (m.last.row, m.last.col)
+            if shown is not None:
+                r0 = shown[0] * m.settings.stride
+                c0 = shown[1] * m.settings.stride
+                painter.setPen(QPen(QColor("#ffd400"), max(2.0, cell / 4)))
+                painter.drawRect(QRectF(x0 + c0 * cell, y0 + r0 * cell, k_w * cell, k_h * cell))
+        # output grid(s)
+        y_out = label + 4 + (ph + gap) * cell + label
+        total_out = out_grids * ow * cell + (out_grids - 1) * gap * cell
+        xo_start = (self.width() - total_out) / 2
+        lut = imaging.diverging_lut()
+        for g in range(out_grids):
+            x0 = xo_start + g * (ow + gap) * cell
+            painter.setPen(QColor("#333"))
+            title = "output" if out_grids == 1 else f"{names[g]} output"
+            painter.drawText(QRectF(x0 - 40, y_out - label, ow * cell + 80, label),
+                             Qt.AlignmentFlag.AlignCenter,
+                             f"{title} (blue < 0 < red, ±{self.scale:.2g})")
+            out = m.output if m.output.ndim == 2 else m.output[:, :, g]
+            for r in range(oh):
+                for c in range(ow):
+                    rect = QRectF(x0 + c * cell, y_out + r * cell, cell, cell)
+                    v = out[r, c]
+                    if np.isnan(v):
+                        painter.fillRect(rect, QColor("#ddd"))
+                    else:
+                        i = int(np.clip(round((v / self.scale + 1) / 2 * 255), 0, 255))
+                        painter.fillRect(rect, QColor(*[int(u) for u in lut[i]]))
+            painter.setPen(QPen(QColor(128, 128, 128, 120), 0))
+            if cell >= 5:
+                for r in range(oh + 1):
+                    painter.drawLine(int(x0), int(y_out + r * cell), int(x0 + ow * cell),
+                                     int(y_out + r * cell))
+                for c in range(ow + 1):
+                    painter.drawLine(int(x0 + c * cell), int(y_out), int(x0 + c * cell),
+                                     int(y_out + oh * cell))
+            if m.last is not None:
+                painter.setPen(QPen(QColor("#ffd400"), max(2.0, cell / 4)))
+                painter.drawRect(QRectF(x0 + m.last.col * cell, y_out + m.last.row * cell,
+                                        cell, cell))
+        painter.end()
+
+
+class ScanPanel(QWidget):
+    """objectName ``scanPanel``: the canvas, the arithmetic and the transport buttons."""
+
+    stepped = pyqtSignal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("scanPanel")
+        self.model: ScanModel | None = None
+        self._source: tuple | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        bar = QHBoxLayout()
+        self.playButton = QPushButton("Play", self)
+        self.playButton.setObjectName("scanPlay")
+        self.playButton.setToolTip("play or pause (Space)")
+        self.playButton.clicked.connect(self.toggle)
+        self.stepButton = QPushButton("Step", self)
+        self.stepButton.setObjectName("scanStep")
+        self.stepButton.clicked.connect(self.step)
+        self.resetButton = QPushButton("Reset", self)
+        self.resetButton.setObjectName("scanReset")
+        self.resetButton.clicked.connect(self.reset)
+        self.finishButton = QPushButton("To the end", self)
+        self.finishButton.setObjectName("scanFinish")
+        self.finishButton.clicked.connect(self.finish)
+        for b in (self.playButton, self.stepButton, self.resetButton, self.finishButton):
+            bar.addWidget(b)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("speed"))
+        self.speedSlider = QSlider(Qt.Orientation.Horizontal, self)
+        self.speedSlider.setObjectName("scanSpeed")
+        self.speedSlider.setRange(1, 100)  # steps per second, on a square scale below
+        self.speedSlider.setValue(30)
+        self.speedSlider.setToolTip("steps per second")
+        self.speedSlider.valueChanged.connect(self._speed_changed)
+        bar.addWidget(self.speedSlider, 1)
+        self.progress = QLabel(self)
+        self.progress.setObjectName("scanProgress")
+        bar.addWidget(self.progress)
+        layout.addLayout(bar)
+        self.canvas = ScanCanvas(self)
+        layout.addWidget(self.canvas, 1)
+        self.text = QLabel(self)
+        self.text.setObjectName("scanArithmetic")
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        mono = QFont("DejaVu Sans Mono")
+        mono.setStyleHint(QFont.StyleHint.Monospace)
+        self.text.setFont(mono)
+        self.text.setMinimumHeight(60)
+        layout.addWidget(self.text)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._tick)
+        self._speed_changed(self.speedSlider.value())
+
+    def steps_per_second(self) -> float:
+        v = self.speedSlider.value()
+        return max(1.0, v * v / 25.0)  # 1 .. 400 steps per second
+
+    def set_source(self, image: np.ndarray | None, settings: Settings) -> None:
+        """A new image or new settings: start a new scan (paused at the beginning)."""
+        key = (id(image), settings.replace(relu=False, pool="none", display="clip"))
+        if key == self._source:
+            return
+        self._source = key
+        self.pause()
+        try:
+            self.model = None if image is None else ScanModel(image, settings)
+        except ValueError as exc:
+            self.model = None
+            self.text.setText(f"Scan mode cannot run these settings: {exc}")
+        self.canvas.set_model(self.model)
+        self._update_text()
+
+    def playing(self) -> bool:
+        return self.timer.isActive()
+
+    def toggle(self) -> None:
+        if self.playing():
+            self.pause()
+        else:
+            self.play()
+
+    def play(self) -> None:
+        if self.model is None:
+            return
+        if self.model.finished:
+            self.reset()
+        self.timer.start()
+        self.playButton.setText("Pause")
+
+    def pause(self) -> None:
+        self.timer.stop()
+        self.playButton.setText("Play")
+
+    def step(self) -> None:
+        if self.model is not None and self.model.step():
+            self.canvas.update()
+            self._update_text()
+            self.stepped.emit()
+
+    def reset(self) -> None:
+        self.pause()
+        if self.model is not None:
+            self.model = self._fresh()
+            self.canvas.set_model(self.model)
+        self._update_text()
+
+    def finish(self) -> None:
+        self.pause()
+        if self.model is not None:
+            self.model.run_to_end()
+            self.canvas.update()
+            self._update_text()
+
+    def _fresh(self) -> ScanModel:
+        m = self.model
+        fresh = ScanModel.__new__(ScanModel)
+        fresh.__dict__.update(m.__dict__)
+        fresh.output = np.full(m.shape, np.nan, dtype=np.float32)
+        fresh.position = 0
+        fresh.last = None
+        return fresh
+
+    def _speed_changed(self, _value: int) -> None:
+        self.timer.setInterval(max(16, int(1000 / self.steps_per_second())))
+
+    def _tick(self) -> None:
+        if self.model is None:
+            self.pause()
+            return
+        # at high speeds several steps per tick, so the timer never floods the event loop
+        steps = max(1, round(self.steps_per_second() * self.timer.interval() / 1000))
+        for _ in range(steps):
+            if not self.model.step():
+                break
+        self.canvas.update()
+        self._update_text()
+        self.stepped.emit()
+        if self.model.finished:
+            self.pause()
+
+    def _update_text(self) -> None:
+        m = self.model
+        if m is None:
+            self.progress.setText("")
+            return
+        h, w = m.copy.shape[:2]
+        self.progress.setText(f"{m.position}/{m.n_cells} cells · copy {w}×{h}")
+        self.text.setText(m.arithmetic())

@@ -1,0 +1,385 @@
+"""The main window, driven through its widgets' objectNames (pytest-qt, offscreen).
+
+Every expected output is computed independently with ``convdemo.ops`` from the same
+settings, never hard-coded. QSettings go to a temporary folder, so no test sees another's
+(or the user's) state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PyQt6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication, QImage
+from PyQt6.QtWidgets import QComboBox, QLineEdit, QSpinBox
+
+from convdemo import imaging, kernels, ops
+from convdemo.gui import MainWindow
+from convdemo.gui import main_window as mw
+from convdemo.gui.app import configure_pyqtgraph
+
+
+@pytest.fixture
+def settings_path(tmp_path, monkeypatch):
+    """Isolated QSettings: an ini file per test, and the default location moved too."""
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    return tmp_path / "settings.ini"
+
+
+@pytest.fixture
+def make_window(qtbot, settings_path):
+    configure_pyqtgraph()
+    made = []
+
+    def make(restore: bool = True) -> MainWindow:
+        window = MainWindow(QSettings(str(settings_path), QSettings.Format.IniFormat),
+                            restore=restore)
+        qtbot.addWidget(window)
+        window.resize(1280, 800)
+        window.show()
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.worker.shutdown(5)
+
+
+@pytest.fixture
+def photo(tmp_path):
+    """A small RGB photo with structure (a gradient plus noise), saved as PNG."""
+    rng = np.random.default_rng(1)
+    h, w = 36, 48
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.stack([xx / w, yy / h, (xx + yy) / (w + h)], axis=-1) * 200
+    rgb = (rgb + rng.integers(0, 55, size=(h, w, 3))).astype(np.uint8)
+    path = tmp_path / "photo.png"
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+@pytest.fixture
+def window(make_window, photo):
+    w = make_window()
+    assert w.open_image(photo)
+    assert w.wait_until_idle(10000)
+    return w
+
+
+def find(window, cls, name):
+    widget = window.findChild(cls, name)
+    assert widget is not None, f"no {cls.__name__} named {name}"
+    return widget
+
+
+def expected(window, **overrides) -> np.ndarray:
+    """The output the engine gives for the window's image and the given settings."""
+    s = window.current_settings().replace(**overrides) if overrides else window.current_settings()
+    x = window.image
+    if s.channels == "gray" and x.ndim == 3:
+        x = imaging.to_gray(x)
+    out = ops.conv2d(x, s.kernel_array(), stride=s.stride, padding=s.padding, border=s.border,
+                     channels="sum" if s.channels == "gray" else s.channels, flip=s.flip,
+                     bias=s.bias)
+    if s.relu:
+        out = ops.relu(out)
+    if s.pool != "none":
+        out = ops.pool2d(out, s.pool_size, stride=s.pool_stride, mode=s.pool)
+    return out
+
+
+def shown(window) -> np.ndarray:
+    assert window.wait_until_idle(10000)
+    assert window.full_outcome is not None, window.last_error
+    return window.full_outcome.result.raw
+
+
+def test_title_names_the_file(window, photo):
+    assert window.windowTitle() == f"ConvDemo — {photo.name}"
+    assert window.image.shape == (36, 48, 3)
+
+
+@pytest.mark.parametrize("preset", ["edge", "blur", "sobel-x", "gaussian-5x5"])
+def test_preset_output_equals_ops(window, preset):
+    combo = find(window, QComboBox, "presetCombo")
+    combo.setCurrentIndex(combo.findData(preset))
+    combo.activated.emit(combo.currentIndex())
+    find(window, QSpinBox, "strideSpin").setValue(2)
+    find(window, QComboBox, "paddingCombo").setCurrentText("same")
+    find(window, QComboBox, "borderCombo").setCurrentText("reflect")
+    raw = shown(window)
+    kernel = kernels.PRESETS[preset].array()
+    want = ops.conv2d(window.image, kernel, stride=2, padding="same", border="reflect")
+    np.testing.assert_allclose(raw, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(window.kernel_editor.kernel(), kernel.astype(np.float64))
+
+
+def test_lecture_shortcuts_ctrl_1_to_4(window, qtbot):
+    for i, name in enumerate(kernels.LECTURE_PRESETS, start=1):
+        qtbot.keyClick(window, getattr(Qt.Key, f"Key_{i}"), Qt.KeyboardModifier.ControlModifier)
+        np.testing.assert_allclose(window.kernel_editor.kernel(), kernels.PRESETS[name].array())
+        np.testing.assert_allclose(shown(window), expected(window), rtol=1e-5, atol=1e-6)
+
+
+def test_output_sizes_valid_same_stride_pool(window):
+    h, w = window.image.shape[:2]
+    padding = find(window, QComboBox, "paddingCombo")
+    padding.setCurrentText("valid")
+    assert shown(window).shape == (h - 2, w - 2)
+    padding.setCurrentText("same")
+    assert shown(window).shape == (h, w)
+    find(window, QSpinBox, "strideSpin").setValue(2)
+    assert shown(window).shape == (h // 2, w // 2)
+    find(window, QComboBox, "poolCombo").setCurrentText("max")
+    raw = shown(window)
+    assert raw.shape == (h // 4, w // 4)
+    np.testing.assert_allclose(raw, expected(window), rtol=1e-5, atol=1e-6)
+    assert "max pool 2" in window.readout.text()
+    assert f"{w // 4}×{h // 4}" in window.readout.text()
+
+
+def test_readout_tooltip_has_the_formula_with_numbers(window):
+    find(window, QSpinBox, "strideSpin").setValue(2)
+    find(window, QComboBox, "paddingCombo").setCurrentText("same")
+    shown(window)
+    tip = find(window, type(window.readout), "shapeReadout").toolTip()
+    assert "⌊(48 + 0 + 1 − 3) / 2⌋ + 1 = 24" in tip
+
+
+def test_every_control_reaches_the_output(window):
+    find(window, QComboBox, "presetCombo")
+    window.apply_preset("sharpen")
+    find(window, QComboBox, "paddingCombo").setCurrentText("custom N")
+    find(window, QSpinBox, "paddingSpin").setValue(2)
+    find(window, QComboBox, "borderCombo").setCurrentText("wrap")
+    find(window, QComboBox, "activationCombo").setCurrentText("ReLU")
+    find(window, QComboBox, "poolCombo").setCurrentText("avg")
+    find(window, QSpinBox, "poolSizeSpin").setValue(3)
+    find(window, QSpinBox, "poolStrideSpin").setValue(2)
+    window.kernel_editor.flipCheck.setChecked(True)
+    find(window, QLineEdit, "biasEdit").setText("-1/4")
+    s = window.current_settings()
+    assert (s.padding, s.border, s.relu, s.pool, s.pool_size, s.pool_stride, s.flip, s.bias) == (
+        2, "wrap", True, "avg", 3, 2, True, -0.25)
+    np.testing.assert_allclose(shown(window), expected(window), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("channels", ["separate", "gray"])
+def test_channel_modes(window, channels):
+    window.apply_preset("sobel-y")
+    find(window, QComboBox, "channelsCombo").setCurrentText(channels)
+    raw = shown(window)
+    assert raw.ndim == (3 if channels == "separate" else 2)
+    np.testing.assert_allclose(raw, expected(window), rtol=1e-5, atol=1e-6)
+
+
+def test_per_channel_kernels_are_one_neuron(window):
+    editor = window.kernel_editor
+    editor.perChannelCheck.setChecked(True)
+    editor.cell(1, 1, "R").setText("1")
+    editor.cell(0, 0, "G").setText("-1/2")
+    editor.cell(2, 2, "B").setText("2*0.5")
+    kernel = editor.kernel()
+    assert kernel.shape == (3, 3, 3)
+    assert kernel[0, 0, 1] == -0.5 and kernel[2, 2, 2] == 1.0
+    raw = shown(window)
+    want = ops.conv2d(window.image, kernel.astype(np.float32))
+    np.testing.assert_allclose(raw, want, rtol=1e-5, atol=1e-6)
+    # per-channel kernels need channels = sum: choosing gray turns the mode off
+    find(window, QComboBox, "channelsCombo").setCurrentText("gray")
+    assert not editor.perChannelCheck.isChecked()
+    assert window.current_settings().kernel_array().ndim == 2
+
+
+def test_invalid_cell_turns_red_and_output_stays(window):
+    window.apply_preset("blur")
+    before = shown(window).copy()
+    cell = find(window, QLineEdit, "kernelCell_1_1")
+    generation = window._generation
+    cell.setText("1/0")
+    assert cell.property("invalid") is True
+    assert "ff" in cell.styleSheet().lower()  # the red background
+    assert "zero" in cell.toolTip().lower() and "stays in force" in cell.toolTip()
+    cell.setText("two")
+    assert cell.property("invalid") is True
+    np.testing.assert_array_equal(shown(window), before)
+    assert window._generation == generation  # nothing was even recomputed
+    cell.setText("2/9")
+    assert not cell.property("invalid")
+    assert not np.allclose(shown(window), before)
+    np.testing.assert_allclose(shown(window), expected(window), rtol=1e-5, atol=1e-6)
+
+
+def test_kernel_size_selector_changes_the_output(window):
+    find(window, QComboBox, "sizeCombo").setCurrentIndex(2)  # 5x5
+    assert window.kernel_editor.kernel().shape == (5, 5)
+    assert window.findChild(QLineEdit, "kernelCell_4_4") is not None
+    h, w = window.image.shape[:2]
+    assert shown(window).shape == (h - 4, w - 4)
+
+
+def _drop(target, mime):
+    """What a real drag does: enter, move, drop (Qt delivers a drop only after an enter)."""
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier)
+    QGuiApplication.sendEvent(target, QDragEnterEvent(QPoint(20, 20), *args))
+    QGuiApplication.sendEvent(target, QDragMoveEvent(QPoint(30, 30), *args))
+    QGuiApplication.sendEvent(target, QDropEvent(QPointF(30, 30), *args))
+
+
+def test_dropped_file_loads(window, qtbot, tmp_path):
+    dropped = tmp_path / "dropped.jpg"
+    Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).save(dropped)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(dropped))])
+    # dropped on the output view: the drop reaches the window from anywhere
+    with qtbot.waitSignal(window.imageLoaded, timeout=5000):
+        _drop(window.output_pane.graphics.viewport(), mime)
+    assert window.image.shape == (20, 30, 3)
+    assert window.windowTitle() == "ConvDemo — dropped.jpg"
+    assert shown(window).shape == (18, 28)
+
+
+def test_broken_drop_keeps_the_image(window, qtbot, tmp_path):
+    before = window.image
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not a picture")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(bad))])
+    _drop(window, mime)
+    qtbot.waitUntil(lambda: "notes.png" in window.statusBar().currentMessage(), timeout=5000)
+    assert "cannot open" in window.statusBar().currentMessage().lower()
+    assert window.image is before
+    assert window.windowTitle() == "ConvDemo — photo.png"
+
+
+def test_pasted_image_loads(window):
+    pixels = np.zeros((10, 14, 3), np.uint8)
+    pixels[:, 7:] = (255, 0, 0)
+    qimage = QImage(pixels.tobytes(), 14, 10, 42, QImage.Format.Format_RGB888).copy()
+    QGuiApplication.clipboard().setImage(qimage)
+    assert window.paste_image()
+    assert window.image.shape == (10, 14, 3)
+    np.testing.assert_allclose(window.image[0, 10], (1, 0, 0))
+    np.testing.assert_allclose(window.image[0, 0], (0, 0, 0))
+    assert window.windowTitle() == "ConvDemo — pasted image"
+    assert shown(window).shape == (8, 12)
+
+
+def test_paste_without_image_says_so(window):
+    QGuiApplication.clipboard().setText("hello")
+    before = window.image
+    assert not window.paste_image()
+    assert "no image" in window.statusBar().currentMessage()
+    assert window.image is before
+
+
+def test_too_small_says_so_in_words(make_window, tmp_path):
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.full((2, 2), 128, np.uint8)).save(tiny)
+    window = make_window()
+    window.open_image(tiny)
+    assert window.wait_until_idle(10000)
+    assert window.output_pane.showing_message()
+    text = window.output_pane.message.text()
+    assert "does not fit" in text and "3×3" in text
+    find(window, QComboBox, "paddingCombo").setCurrentText("same")
+    assert window.wait_until_idle(10000)
+    assert not window.output_pane.showing_message()
+
+
+def test_worker_errors_are_shown(window, monkeypatch):
+    bad = window.current_settings().replace(channels="sideways")
+    monkeypatch.setattr(window, "current_settings", lambda: bad)
+    window.schedule()
+    assert window.wait_until_idle(10000)
+    assert window.output_pane.showing_message()
+    assert "sideways" in window.output_pane.message.text()
+    assert window.worker.counters.errors == 1
+
+
+def test_big_photo_gives_a_preview_then_full(make_window, tmp_path, qtbot, monkeypatch):
+    monkeypatch.setattr(mw, "PREVIEW_PIXELS", 2000)
+    window = make_window()
+    monkeypatch.setattr(window, "_preview_target", lambda: 2000)
+    big = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 160, 3), np.uint8)).save(big)
+    stages = []
+    window.outputShown.connect(lambda gen, stage: stages.append(stage))
+    window.open_image(big)
+    assert window.wait_until_idle(10000)
+    assert stages[:2] == ["preview", "full"]
+    assert window._preview_factor > 1
+    np.testing.assert_allclose(shown(window), expected(window), rtol=1e-5, atol=1e-6)
+
+
+def test_huge_photo_is_downsampled_and_says_so(make_window, photo, monkeypatch):
+    monkeypatch.setattr(mw, "MAX_PIXELS", 500)
+    window = make_window()
+    window.open_image(photo)
+    assert window.image.shape[0] * window.image.shape[1] <= 500
+    assert "downsampled" in window.statusBar().currentMessage()
+
+
+def test_save_png_npy_and_copy(window, tmp_path):
+    window.apply_preset("edge")
+    raw = shown(window)
+    assert window.save_output(tmp_path / "out.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), raw)
+    assert window.save_output(tmp_path / "out.png")
+    png = np.asarray(Image.open(tmp_path / "out.png").convert("RGB"))
+    np.testing.assert_array_equal(png, imaging.to_display(raw, window.current_settings().display)
+                                  .rgb)
+    assert window.copy_output()
+    clip = QGuiApplication.clipboard().image()
+    assert (clip.width(), clip.height()) == (raw.shape[1], raw.shape[0])
+
+
+def test_settings_are_restored(make_window, photo):
+    first = make_window()
+    first.open_image(photo)
+    first.apply_preset("sobel-x")
+    find(first, QSpinBox, "strideSpin").setValue(3)
+    find(first, QComboBox, "borderCombo").setCurrentText("replicate")
+    first.kernel_editor.biasEdit.setText("0.25")
+    first.wait_until_idle(10000)
+    first.close()
+    second = make_window()
+    assert second.last_image_path() == photo.resolve()
+    np.testing.assert_allclose(second.kernel_editor.kernel(), kernels.PRESETS["sobel-x"].array())
+    assert second.kernel_editor.bias() == 0.25
+    assert find(second, QSpinBox, "strideSpin").value() == 3
+    assert find(second, QComboBox, "borderCombo").currentText() == "replicate"
+    assert str(photo.resolve()) in second.recent_files()
+
+
+def test_use_filter_loads_a_learned_filter_on_grey(window):
+    kernel = np.arange(9, dtype=np.float32).reshape(3, 3) / 10 - 0.4
+    window.use_filter(kernel, -0.125)
+    for r in range(3):
+        for c in range(3):
+            assert window.kernel_editor.cell(r, c).text() != ""
+    np.testing.assert_allclose(window.kernel_editor.kernel(), kernel, rtol=1e-6)
+    assert window.kernel_editor.bias() == -0.125
+    assert find(window, QComboBox, "channelsCombo").currentText() == "gray"
+    np.testing.assert_allclose(shown(window), expected(window), rtol=1e-5, atol=1e-6)
+
+
+def test_view_menu_input_channel_and_fit(window):
+    window.set_input_channel("G")
+    assert "G channel" in window.input_pane.title.text()
+    shown_pixels = window.input_pane.image.image
+    assert shown_pixels.ndim == 2
+    np.testing.assert_array_equal(
+        shown_pixels, (np.clip(window.image[:, :, 1], 0, 1) * 255 + 0.5).astype(np.uint8))
+    window.fit_view()
+    (x0, x1), _ = window.input_pane.view.viewRange()
+    assert x0 <= 0 and x1 >= window.image.shape[1]
+    # the output view follows (linked zoom and pan)
+    np.testing.assert_allclose(window.output_pane.view.viewRange(),
+                               window.input_pane.view.viewRange(), atol=0.05)
+    window.input_pane.view.setRange(xRange=(10, 20), yRange=(5, 15), padding=0)
+    np.testing.assert_allclose(window.output_pane.view.viewRange(),
+                               window.input_pane.view.viewRange(), atol=0.05)
