@@ -36,13 +36,19 @@ INVALID_STYLE = "QLineEdit { background: #ffb3b3; color: #000; border: 1px solid
 
 
 def format_number(value: float) -> str:
-    """Short text for a cell: simple fractions as fractions ("1/9"), else up to 4 digits."""
+    """Short text for a cell: "0.1", "-0.5"; simple fractions as fractions ("1/9", "1/16");
+    anything else with 4 significant digits. Cells keep the exact value, not this text."""
     if value == 0:
         return "0"
-    if float(value).is_integer():
+    if float(value).is_integer() and abs(value) < 1e9:
         return str(int(value))
+    tol = 1e-8 * max(1.0, abs(value))  # float32 presets: 0.1 is 0.10000000149
+    for digits in (1, 2):
+        text = f"{value:.{digits}g}"
+        if "e" not in text and abs(float(text) - value) < tol:
+            return text
     frac = Fraction(value).limit_denominator(256)
-    if frac.denominator <= 256 and abs(float(frac) - value) < 1e-7 and abs(frac.numerator) < 100:
+    if abs(float(frac) - value) < tol and abs(frac.numerator) < 100:
         return f"{frac.numerator}/{frac.denominator}"
     return f"{value:.4g}"
 
@@ -81,6 +87,7 @@ class KernelGrid(QWidget):
         for row in self.cells:
             for cell in row:
                 self._layout.removeWidget(cell)
+                cell.setParent(None)  # gone from findChild at once, not at the next loop
                 cell.deleteLater()
         self.cells = []
         width = {1: 64, 3: 60, 5: 44, 7: 38}.get(k, 38)

@@ -1,0 +1,211 @@
+"""The pixel inspector and scan mode: their arithmetic must be the engine's arithmetic."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from PIL import Image
+from PyQt6.QtCore import QPointF, QSettings, Qt
+from PyQt6.QtWidgets import QComboBox, QPushButton, QSlider, QSpinBox
+
+from convdemo import ops
+from convdemo.gui import MainWindow
+from convdemo.gui.app import configure_pyqtgraph
+from convdemo.gui.geometry import conv_placement, output_placement, receptive_field
+from convdemo.gui.inspector import describe_html, inspect
+from convdemo.gui.scan import MAX_SIDE, MAX_SIDE_RGB, ScanModel, pixelate
+from convdemo.pipeline import Settings
+
+RNG = np.random.default_rng(7)
+
+
+def engine(x, s: Settings) -> np.ndarray:
+    channels = "separate" if s.channels == "separate" else "sum"
+    return ops.conv2d(x, s.kernel_array(), stride=s.stride, padding=s.padding, border=s.border,
+                      channels=channels, flip=s.flip, bias=s.bias)
+
+
+CASES = list(itertools.product(
+    ["zeros", "reflect", "replicate", "wrap"],
+    ["valid", "same", "full", 2],
+    [1, 2, 3],
+))
+
+
+@pytest.mark.parametrize("border, padding, stride", CASES)
+def test_inspect_equals_the_engine_at_every_pixel(border, padding, stride):
+    """Every output pixel, borders included: the inspector's sum is the engine's value."""
+    x = RNG.random((7, 9, 3), dtype=np.float32)
+    k = 3 if stride != 3 else 5
+    kernel = RNG.normal(size=(k, k)).astype(np.float32)
+    s = Settings().replace(kernel=kernel, stride=stride, padding=padding, border=border,
+                           bias=0.3, flip=stride == 2)
+    want = engine(x, s)
+    assert want.size
+    for r in range(want.shape[0]):
+        for c in range(want.shape[1]):
+            ins = inspect(x, s, r, c)
+            assert ins.outputs[0] == pytest.approx(float(want[r, c]), abs=1e-5)
+            assert ins.total == pytest.approx(float(ins.products.sum()) + 0.3)
+
+
+def test_inspect_separate_per_channel_kernel_grey_and_relu():
+    x = RNG.random((6, 8, 3), dtype=np.float32)
+    s = Settings().replace(kernel=RNG.normal(size=(3, 3)), channels="separate", padding="same")
+    want = engine(x, s)
+    ins = inspect(x, s, 0, 7)
+    assert ins.separate and ins.padded.any()
+    np.testing.assert_allclose(ins.outputs, want[0, 7], atol=1e-5)
+    per_channel = Settings().replace(kernel=RNG.normal(size=(3, 3, 3)), padding="full")
+    want = engine(x, per_channel)
+    ins = inspect(x, per_channel, 2, 3)
+    assert ins.outputs[0] == pytest.approx(float(want[2, 3]), abs=1e-5)
+    assert not np.array_equal(ins.kernel[:, :, 0], ins.kernel[:, :, 1])
+    grey = RNG.random((5, 5), dtype=np.float32)
+    relu = Settings().replace(kernel=-np.ones((3, 3)), relu=True)
+    ins = inspect(grey, relu, 1, 1)
+    assert ins.total < 0 and ins.outputs == (0.0,)
+    assert "ReLU" in describe_html(ins)
+
+
+def test_placement_puts_output_pixels_over_their_window():
+    s = Settings().replace(kernel=np.ones((3, 3)), stride=2, padding="same")
+    shape = (10, 12)
+    place = conv_placement(s, shape)
+    for r, c in [(0, 0), (2, 3), (4, 5)]:
+        rows, cols = receptive_field(s, shape, r, c)
+        centre = (cols[0] + len(cols) / 2, rows[0] + len(rows) / 2)
+        assert place.index(*centre) == (r, c)
+    pooled = output_placement(s.replace(pool="max"), shape)
+    assert pooled.pitch_x == 4 and pooled.index(pooled.x0 + 1, pooled.y0 + 1) == (0, 0)
+
+
+@pytest.mark.parametrize("channels, border, padding, stride", [
+    ("sum", "zeros", "valid", 1),
+    ("sum", "reflect", "same", 2),
+    ("separate", "wrap", "full", 1),
+    ("gray", "replicate", 1, 3),
+])
+def test_full_scan_equals_conv2d_on_the_copy(channels, border, padding, stride):
+    image = RNG.random((90, 120, 3), dtype=np.float32)
+    s = Settings().replace(kernel=RNG.normal(size=(3, 3)), channels=channels, border=border,
+                           padding=padding, stride=stride, bias=-0.2, flip=True)
+    model = ScanModel(image, s)
+    assert max(model.copy.shape[:2]) == (MAX_SIDE if channels == "gray" else MAX_SIDE_RGB)
+    steps = 0
+    while model.step():
+        steps += 1
+    assert steps == model.n_cells and model.finished
+    np.testing.assert_allclose(model.output, engine(model.copy, s), atol=1e-5)
+    assert "output" in model.arithmetic() and "×" in model.arithmetic()
+
+
+def test_pixelate_keeps_small_images_and_box_filters_big_ones():
+    small = RNG.random((10, 12), dtype=np.float32)
+    np.testing.assert_array_equal(pixelate(small, 32), small)
+    flat = np.full((100, 64, 3), 0.25, np.float32)
+    out = pixelate(flat, 32)
+    assert out.shape == (32, 20, 3)
+    np.testing.assert_allclose(out, 0.25, atol=1e-6)
+
+
+# ---------------------------------------------------------------- in the window
+@pytest.fixture
+def window(qtbot, tmp_path):
+    configure_pyqtgraph()
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    photo = tmp_path / "photo.png"
+    pixels = RNG.integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(photo)
+    assert w.open_image(photo)
+    assert w.wait_until_idle(10000)
+    yield w
+    w.worker.shutdown(5)
+
+
+@pytest.mark.parametrize("pool", ["none", "max"])
+def test_inspector_sum_equals_the_output_pixel(window, pool):
+    window.apply_preset("sobel-x")
+    window.findChild(QComboBox, "paddingCombo").setCurrentText("same")
+    window.findChild(QComboBox, "borderCombo").setCurrentText("reflect")
+    window.findChild(QSpinBox, "strideSpin").setValue(2)
+    window.kernel_editor.biasEdit.setText("0.1")
+    assert window.wait_until_idle(10000)
+    raw = window.full_outcome.result.raw
+    for r, c in [(0, 0), (5, 7), (raw.shape[0] - 1, raw.shape[1] - 1)]:
+        assert window.inspect_output(r, c)
+        ins = window.inspector.inspection
+        assert (ins.row, ins.col) == (r, c)
+        assert ins.outputs[0] == pytest.approx(float(raw[r, c]), abs=1e-5)
+        assert window.inspector.output_value == pytest.approx(float(raw[r, c]))
+        assert f"{ins.outputs[0]:.4f}" in window.inspector.label.text()
+    if pool == "max":
+        window.findChild(QComboBox, "poolCombo").setCurrentText("max")
+        assert window.wait_until_idle(10000)
+        assert window.inspect_output(2, 3)
+        assert "max pooling" in window.inspector.label.text()
+
+
+def test_hovering_the_output_draws_the_receptive_field(window, qtbot):
+    window.apply_preset("blur")
+    assert window.wait_until_idle(10000)
+    settings = window.full_outcome.request.settings
+    place = conv_placement(settings, window.image.shape)
+    r, c = 10, 20
+    view = window.output_pane.view
+    scene = view.mapViewToScene(QPointF(place.x0 + (c + 0.5) * place.pitch_x,
+                                        place.y0 + (r + 0.5) * place.pitch_y))
+    window.output_pane.graphics.scene().sigMouseMoved.emit(scene)
+    assert window.field_item.isVisible()
+    rect = window.field_item.rect()
+    assert (rect.x(), rect.y(), rect.width(), rect.height()) == (c, r, 3, 3)
+    ins = window.inspector.inspection
+    assert (ins.row, ins.col) == (r, c)
+    assert ins.outputs[0] == pytest.approx(float(window.full_outcome.result.raw[r, c]), abs=1e-5)
+    # outside the view (on the way to the inspector panel) the outline stays ...
+    window.output_pane.graphics.scene().sigMouseMoved.emit(QPointF(-500, -500))
+    assert window.field_item.isVisible()
+    # ... over the view but off the image it goes
+    view.setRange(xRange=(-100, 150), yRange=(-100, 150), padding=0)
+    window.output_pane.graphics.scene().sigMouseMoved.emit(view.mapViewToScene(QPointF(-50, -50)))
+    assert not window.field_item.isVisible()
+
+
+def test_scan_mode_in_the_window(window, qtbot):
+    window.apply_preset("edge")
+    window.findChild(QComboBox, "paddingCombo").setCurrentText("same")
+    assert window.wait_until_idle(10000)
+    window.tabs.setCurrentWidget(window.scan_panel)
+    panel = window.scan_panel
+    model = panel.model
+    assert model is not None and model.position == 0
+    panel.findChild(QPushButton, "scanStep").click()
+    assert panel.model.position == 1
+    assert "output (0, 0)" in panel.text.text()
+    # Space plays and pauses
+    panel.findChild(QSlider, "scanSpeed").setValue(100)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert panel.playing()
+    qtbot.waitUntil(lambda: panel.model.finished, timeout=20000)
+    assert not panel.playing()
+    s = panel.model.settings
+    np.testing.assert_allclose(panel.model.output, engine(panel.model.copy, s), atol=1e-5)
+    panel.findChild(QPushButton, "scanReset").click()
+    assert panel.model.position == 0 and np.isnan(panel.model.output).all()
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert panel.playing()
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert not panel.playing()
+    # a change of settings starts a new scan with them
+    window.findChild(QSpinBox, "strideSpin").setValue(2)
+    assert panel.model.settings.stride == 2 and panel.model.position == 0
+    panel.findChild(QPushButton, "scanFinish").click()
+    np.testing.assert_allclose(panel.model.output, engine(panel.model.copy, panel.model.settings),
+                               atol=1e-5)

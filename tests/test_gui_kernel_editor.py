@@ -1,0 +1,175 @@
+"""The kernel editor on its own: cells, parsing, presets, size, sum, normalize, bias, flip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QPushButton
+
+from convdemo import kernels
+from convdemo.gui.kernel_editor import KernelEditor, format_number
+
+
+@pytest.fixture
+def editor(qtbot):
+    widget = KernelEditor()
+    qtbot.addWidget(widget)
+    widget.show()
+    return widget
+
+
+def cell(editor, r, c, channel=""):
+    found = editor.findChild(QLineEdit, f"kernelCell_{channel}{r}_{c}")
+    assert found is not None
+    return found
+
+
+def test_object_names_and_default(editor):
+    assert editor.objectName() == "kernelEditor"
+    for r in range(3):
+        for c in range(3):
+            assert cell(editor, r, c).text() == ("1" if (r, c) == (1, 1) else "0")
+    np.testing.assert_array_equal(editor.kernel(), kernels.PRESETS["identity"].array())
+
+
+@pytest.mark.parametrize("text, value", [("1/9", 1 / 9), ("-0.1", -0.1), ("2*0.5", 1.0),
+                                         ("(1+2)/4", 0.75), (" 3 ", 3.0)])
+def test_cells_take_numbers_fractions_and_arithmetic(editor, qtbot, text, value):
+    with qtbot.waitSignal(editor.changed, timeout=1000):
+        cell(editor, 0, 2).setText(text)
+    assert editor.kernel()[0, 2] == pytest.approx(value)
+    assert not cell(editor, 0, 2).property("invalid")
+
+
+@pytest.mark.parametrize("text", ["abc", "1/0", "__import__('os')", "2**1000", "1+", ""])
+def test_invalid_text_is_red_with_a_reason_and_the_old_value_stays(editor, qtbot, text):
+    cell(editor, 0, 0).setText("0.5")
+    target = cell(editor, 0, 0)
+    with qtbot.assertNotEmitted(editor.changed):
+        target.setText(text)
+    assert target.property("invalid") is True
+    assert "background" in target.styleSheet()
+    assert target.toolTip() and "stays in force" in target.toolTip()
+    assert editor.kernel()[0, 0] == 0.5
+    assert editor.invalid_cells() == [target]
+    target.setText("1")
+    assert not target.property("invalid") and editor.invalid_cells() == []
+
+
+def test_every_preset_in_the_combo_with_its_description(editor):
+    combo = editor.findChild(QComboBox, "presetCombo")
+    names = [combo.itemData(i) for i in range(combo.count()) if combo.itemData(i)]
+    assert names == list(kernels.PRESETS)
+    for i in range(combo.count()):
+        name = combo.itemData(i)
+        if name:
+            assert combo.itemData(i, Qt.ItemDataRole.ToolTipRole) == \
+                kernels.PRESETS[name].description
+            combo.setCurrentIndex(i)
+            combo.activated.emit(i)
+            np.testing.assert_allclose(editor.kernel(), kernels.PRESETS[name].array())
+            assert editor.kernel_size() == kernels.PRESETS[name].array().shape[0]
+
+
+def test_one_click_buttons(editor, qtbot):
+    for name in ("blur", "identity", "brighten", "edge"):
+        button = editor.findChild(QPushButton, f"presetButton_{name}")
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        np.testing.assert_allclose(editor.kernel(), kernels.PRESETS[name].array())
+
+
+def test_size_selector_grows_and_shrinks_about_the_centre(editor):
+    editor.set_preset("edge")
+    edge = kernels.PRESETS["edge"].array()
+    size = editor.findChild(QComboBox, "sizeCombo")
+    size.setCurrentIndex(3)  # 7x7
+    k = editor.kernel()
+    assert k.shape == (7, 7)
+    np.testing.assert_allclose(k[2:5, 2:5], edge)
+    assert np.count_nonzero(k) == np.count_nonzero(edge)
+    assert editor.findChild(QLineEdit, "kernelCell_6_6") is not None
+    size.setCurrentIndex(0)  # 1x1
+    assert editor.kernel().shape == (1, 1)
+    assert editor.findChild(QLineEdit, "kernelCell_1_1") is None
+
+
+def test_sum_readout_and_normalize(editor):
+    editor.set_kernel(np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], float))
+    label = editor.findChild(QLabel, "kernelSum")
+    assert label.text() == "sum = 16"
+    editor.findChild(QPushButton, "normalizeButton").click()
+    assert editor.kernel().sum() == pytest.approx(1.0)
+    assert editor.kernel()[1, 1] == pytest.approx(0.25)
+    assert label.text() == "sum = 1"
+    assert cell(editor, 0, 0).text() == "1/16"
+
+
+def test_normalize_refuses_a_zero_sum(editor):
+    editor.set_preset("edge")
+    before = editor.kernel()
+    assert not editor.normalize()
+    np.testing.assert_array_equal(editor.kernel(), before)
+    assert "sum is 0" in editor.sourceLabel.text()
+
+
+def test_bias_and_flip(editor, qtbot):
+    bias = editor.findChild(QLineEdit, "biasEdit")
+    with qtbot.waitSignal(editor.changed, timeout=1000):
+        bias.setText("-1/8")
+    assert editor.bias() == -0.125
+    bias.setText("oops")
+    assert bias.property("invalid") and editor.bias() == -0.125
+    flip = editor.findChild(QCheckBox, "flipCheck")
+    assert flip.text() == "flip (true convolution)"
+    with qtbot.waitSignal(editor.changed, timeout=1000):
+        flip.setChecked(True)
+    assert editor.flip()
+
+
+def test_per_channel_mode_gives_three_grids(editor):
+    editor.set_preset("blur")
+    check = editor.findChild(QCheckBox, "perChannelCheck")
+    check.setChecked(True)
+    assert editor.kernel().shape == (3, 3, 3)
+    np.testing.assert_allclose(editor.kernel()[:, :, 2], kernels.PRESETS["blur"].array())
+    cell(editor, 1, 1, "G_").setText("-1")
+    k = editor.kernel()
+    blur = float(kernels.PRESETS["blur"].array()[1, 1])
+    assert k[1, 1, 1] == -1 and k[1, 1, 0] == blur
+    assert "R" in editor.sumLabel.text() and "G" in editor.sumLabel.text()
+    editor.set_per_channel_allowed(False)
+    assert not check.isChecked() and not check.isEnabled()
+    assert editor.kernel().shape == (3, 3)
+
+
+def test_load_filter_takes_exact_values(editor):
+    kernel = np.array([[0.1234567, -0.2, 0.3], [0.0, 1.5, -0.75], [0.25, 0.0, -1.0]])
+    editor.flipCheck.setChecked(True)
+    editor.load_filter(kernel, 0.0625, source="digits filter 3")
+    np.testing.assert_array_equal(editor.kernel(), kernel)
+    assert editor.bias() == 0.0625 and not editor.flip()
+    assert cell(editor, 0, 0).text() == "0.1235"  # shown short, kept exact
+    with pytest.raises(ValueError, match="3x3"):
+        editor.load_filter(np.zeros((5, 5)), 0.0)
+
+
+def test_state_round_trip(editor, qtbot):
+    editor.set_preset("sobel-x")
+    editor.biasEdit.setText("0.5")
+    editor.flipCheck.setChecked(True)
+    other = KernelEditor()
+    qtbot.addWidget(other)
+    other.restore(editor.state())
+    np.testing.assert_array_equal(other.kernel(), editor.kernel())
+    assert other.bias() == 0.5 and other.flip()
+    other.restore({"kernel": "garbage"})  # a damaged setting is ignored
+    np.testing.assert_array_equal(other.kernel(), editor.kernel())
+
+
+@pytest.mark.parametrize("value, text", [
+    (0.0, "0"), (2.0, "2"), (1 / 9, "1/9"), (-0.125, "-1/8"), (0.1234567, "0.1235"),
+    (float(np.float32(0.1)), "0.1"), (float(np.float32(1 / 9)), "1/9"), (-0.25, "-0.25"),
+    (1 / 16, "1/16"), (123456.0, "123456"), (1e-6, "1e-06")])
+def test_format_number(value, text):
+    assert format_number(value) == text

@@ -1,0 +1,82 @@
+"""Stress: 200 rapid kernel-cell edits on a 12 MP photo never pile up computations.
+
+The worker counts what it does (``ComputeWorker.counters``); the latest-wins queue must keep
+at most 2 computations running or waiting at any moment, and the output in the end must be
+the final kernel's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QSettings
+from PyQt6.QtWidgets import QApplication, QLineEdit
+
+from convdemo import ops
+from convdemo.gui import MainWindow
+from convdemo.gui.app import configure_pyqtgraph
+from convdemo.gui.worker import ComputeWorker, Request
+from convdemo.pipeline import Settings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    configure_pyqtgraph()
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    yield w
+    w.worker.shutdown(10)
+
+
+def test_200_rapid_edits_on_12_mp(window):
+    rng = np.random.default_rng(3)
+    photo = rng.random((3000, 4000, 3), dtype=np.float32)  # 12 MP
+    window.set_image(photo, "12mp.png")
+    assert window.wait_until_idle(60000)
+    assert window._preview_factor > 1  # a photo this big gets a preview first
+    counters = window.worker.counters
+    started_before = counters.started
+    cells = [window.findChild(QLineEdit, f"kernelCell_{r}_{c}") for r in range(3) for c in range(3)]
+    app = QApplication.instance()
+    for i in range(200):
+        cells[i % 9].setText(f"{(i % 7) - 3}/{i % 5 + 1}")
+        if i % 4 == 0:
+            app.processEvents()  # results arrive while the edits go on, as in real use
+        assert counters.in_flight <= 2
+    assert window.wait_until_idle(120000)
+    assert counters.max_in_flight <= 2, counters
+    assert counters.errors == 0
+    assert counters.submitted >= 200
+    started = counters.started - started_before
+    assert started < 200 and counters.superseded > 0, counters  # latest wins did its job
+    final = window.kernel_editor.kernel()
+    want = ops.conv2d(photo, final.astype(np.float32))
+    got = window.full_outcome.result.raw
+    assert window.full_outcome.request.generation == window._generation
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_worker_latest_wins_directly(qtbot):
+    """Submitting while busy replaces the waiting request; only the newest is computed."""
+    worker = ComputeWorker()
+    image = np.random.default_rng(0).random((1500, 1500), dtype=np.float32)
+    done = []
+    worker.finished.connect(lambda outcome: done.append(outcome.request.generation))
+    try:
+        for gen in range(1, 21):
+            worker.submit(Request(gen, image, Settings().replace(bias=gen / 100)))
+        qtbot.waitUntil(lambda: not worker.busy() and 20 in done, timeout=30000)
+        qtbot.wait(50)
+        c = worker.counters
+        assert c.max_in_flight <= 2 and c.in_flight == 0
+        assert c.submitted == 20 and c.started == len(done) and c.started <= 3
+        assert c.superseded == 20 - c.started
+        assert done[-1] == 20 and done == sorted(done)
+    finally:
+        worker.shutdown(10)
