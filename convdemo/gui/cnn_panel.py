@@ -389,7 +389,7 @@ class FilterView(QWidget):
                 tint = _weight_tint(v, scale)
                 cell.setText(f"{v:+.3f}")
                 cell.setStyleSheet(f"background: {tint.name()}; color: black; padding: 2px;")
-        self.bias.setText("" if bias is None else f"bias {bias:+.4f}")
+        self.bias.setText("" if bias is None else f"bias {bias:+.3f}")
 
 
 # ---------------------------------------------------------------------------- the panel
@@ -566,7 +566,7 @@ class CNNPanel(QWidget):
         inspect.addWidget(self.inspected_view, 1, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
         inspect.addWidget(self.filter_view, 1, 1)
         buttons = QHBoxLayout()
-        buttons.setSpacing(10)
+        buttons.setSpacing(8)
         buttons.addWidget(self.use_button)
         buttons.addWidget(self.filter_view.bias)
         buttons.addStretch(1)
@@ -579,7 +579,7 @@ class CNNPanel(QWidget):
         scroll.setObjectName("cnnPanelScroll")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         scroll.setWidget(content)
         self._scroll = scroll
         outer = QVBoxLayout(self)
@@ -913,7 +913,9 @@ class CNNPanel(QWidget):
                 f"map of {self._previous_layer()}); shown: the slice for input map {c}, which "
                 "contributes most here:")
             self.filter_view.set_filter(kernel, None)
-            self.filter_view.bias.setText(f"map bias {float(biases[j]):+.4f}")
+            self.filter_view.bias.setText(f"bias {float(biases[j]):+.3f}")
+            self.filter_view.bias.setToolTip("The map's bias, added once to the sum of all "
+                                             f"{cin} slices.")
             self.use_button.setText("Use this slice")
             self.use_button.setToolTip(
                 f"This filter looks at {cin} maps of the previous layer, not at pixels, so no "
@@ -929,7 +931,7 @@ class CNNPanel(QWidget):
         kernel, bias = self._chosen
         self.filterChosen.emit(kernel.copy(), float(bias))
         text = self.use_button.text()
-        self.use_button.setText("✓ Sent to the kernel editor")
+        self.use_button.setText("✓ Sent")  # short: the button must not widen the panel
         QTimer.singleShot(1200, lambda: self._restore_button(text))
 
     def _restore_button(self, text: str) -> None:
