@@ -90,6 +90,14 @@ def test_mouse_drawing_updates_what_the_model_sees(make_panel, qtbot, seed_npz):
     panel = make_panel(seed_npz)
     canvas = use_draw_tab(panel)
     assert "Nothing to see" in panel.chart.message()
+    # mid-stroke (button still down) the panel already shows what is drawn so far
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(70, 20))
+    for y in range(20, 80, 5):
+        qtbot.mouseMove(canvas, QPoint(70, y))
+    assert panel.wait_until_idle(5000)
+    assert not panel._result.blank and panel.grid.count() == 32
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(70, 80))
+    qtbot.mouseClick(panel.clear_button, Qt.MouseButton.LeftButton)
     draw(qtbot, canvas, DIGIT_STROKES[1])
     assert panel.wait_until_idle(5000)
     drawn = canvas.image()
@@ -156,6 +164,21 @@ def test_use_this_filter_emits_the_learned_filter(make_panel, qtbot, seed_npz, s
     # the numbers shown are that filter's
     shown = [[float(c.text()) for c in row] for row in panel.filter_view.cells]
     np.testing.assert_allclose(shown, weights[:, :, 0, expected], atol=5e-4)
+
+
+def test_arrow_keys_walk_the_maps_in_display_order(make_panel, qtbot, seed_npz):
+    panel = make_panel(seed_npz)
+    draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[7])
+    assert panel.wait_until_idle(5000)
+    panel.sort_check.setChecked(True)
+    grid = panel.grid
+    grid.setFocus()
+    with qtbot.waitSignal(grid.mapClicked, timeout=1000) as first:
+        qtbot.keyClick(grid, Qt.Key.Key_Home)
+    with qtbot.waitSignal(grid.mapClicked, timeout=1000) as below:
+        qtbot.keyClick(grid, Qt.Key.Key_Down)
+    assert first.args == [grid.order()[0]] and below.args == [grid.order()[8]]
+    assert panel.inspected_filter() is not None and grid.selected() == grid.order()[8]
 
 
 def test_grid_has_32_maps_for_seed_and_64_for_the_deep_second_layer(

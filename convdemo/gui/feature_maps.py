@@ -14,7 +14,16 @@ from functools import lru_cache
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, QRect, QRectF, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
+from PyQt6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+)
 from PyQt6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 #: colour of the frame around the most active maps (orange: stands out against viridis)
@@ -194,6 +203,7 @@ class FeatureMapGrid(QWidget):
         sp.setHeightForWidth(True)
         self.setSizePolicy(sp)
         self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # arrow keys move the selection
         self.setMinimumWidth(COLUMNS * 28)
 
     # ----------------------------------------------------------------- public API
@@ -374,6 +384,27 @@ class FeatureMapGrid(QWidget):
             ch = self._order[pos]
             self.set_selected(ch)
             self.mapClicked.emit(ch)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Arrow keys / Home / End move the selection through the tiles as shown."""
+        if not self._order:
+            return super().keyPressEvent(event)
+        cols = self._columns()
+        pos = self._order.index(self._selected) if self._selected in self._order else -1
+        step = {
+            Qt.Key.Key_Right: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_Down: cols, Qt.Key.Key_Up: -cols,
+        }.get(Qt.Key(event.key()))
+        if step is not None:
+            new = 0 if pos < 0 else min(max(pos + step, 0), len(self._order) - 1)
+        elif event.key() == Qt.Key.Key_Home:
+            new = 0
+        elif event.key() == Qt.Key.Key_End:
+            new = len(self._order) - 1
+        else:
+            return super().keyPressEvent(event)
+        ch = self._order[new]
+        self.set_selected(ch)
+        self.mapClicked.emit(ch)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = self._pos_at(event.position().toPoint())
