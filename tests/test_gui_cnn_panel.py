@@ -20,9 +20,13 @@ from tests.conftest import require
 
 @pytest.fixture(scope="session")
 def seed_npz(tmp_path_factory):
-    """A seed model with random (untrained) weights, saved like a real one."""
+    """A seed model with random (untrained) weights and biases, saved like a real one."""
     path = tmp_path_factory.mktemp("models") / "seed-random.npz"
-    cnn.build("seed", seed=1).save(path)
+    model = cnn.build("seed", seed=1)
+    weights = model.get_weights()
+    weights["conv2d.bias"] = np.random.default_rng(1).uniform(-0.1, 0.1, 32)  # not all 0
+    model.set_weights(weights)
+    model.save(path)
     return path
 
 
@@ -160,7 +164,7 @@ def test_use_this_filter_emits_the_learned_filter(make_panel, qtbot, seed_npz, s
     weights, biases = cnn.load(seed_npz).conv_filters("conv2d")
     assert kernel.shape == (3, 3) and kernel.dtype == np.float32
     np.testing.assert_array_equal(kernel, weights[:, :, 0, expected])
-    assert bias == float(biases[expected])
+    assert bias == float(biases[expected]) and bias != 0.0
     # the numbers shown are that filter's
     shown = [[float(c.text()) for c in row] for row in panel.filter_view.cells]
     np.testing.assert_allclose(shown, weights[:, :, 0, expected], atol=5e-4)
@@ -352,3 +356,35 @@ def test_model_summary_dialog_is_monospace_and_complete(make_panel, qtbot, seed_
     widest = max(dialog.text.fontMetrics().horizontalAdvance(s) for s in text.splitlines())
     assert dialog.text.minimumWidth() >= widest  # no wrapped or clipped table rows
     dialog.close()
+
+
+def test_in_the_window_use_this_filter_puts_it_in_the_kernel_cells(qtbot, tmp_path, seed_npz):
+    """End to end: the main window wires filterChosen to its kernel editor."""
+    from PyQt6.QtCore import QSettings
+    from PyQt6.QtWidgets import QLineEdit, QPushButton
+
+    from convdemo.gui.main_window import MainWindow
+    from convdemo.kernels import parse_number
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, restore=False)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    panel = window.findChild(CNNPanel, "cnnPanel")
+    panel.set_model(seed_npz)
+    draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[7])
+    assert window.wait_until_idle(20000)
+    grid = panel.grid
+    j = grid.most_active()[0]
+    qtbot.mouseClick(grid, Qt.MouseButton.LeftButton, pos=grid.tile_rect(j).center())
+    qtbot.mouseClick(window.findChild(QPushButton, "useFilterButton"), Qt.MouseButton.LeftButton)
+    assert window.wait_until_idle(20000)
+    weights, biases = cnn.load(seed_npz).conv_filters("conv2d")
+    for r in range(3):
+        for c in range(3):
+            cell = window.findChild(QLineEdit, f"kernelCell_{r}_{c}")
+            assert parse_number(cell.text()) == pytest.approx(weights[r, c, 0, j], abs=1e-4)
+    np.testing.assert_array_equal(window.kernel_editor.kernel(), weights[:, :, 0, j])
+    assert biases[j] != 0 and window.kernel_editor.bias() == pytest.approx(float(biases[j]))
