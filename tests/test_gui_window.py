@@ -7,6 +7,8 @@ settings, never hard-coded. QSettings go to a temporary folder, so no test sees 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -383,3 +385,33 @@ def test_view_menu_input_channel_and_fit(window):
     window.input_pane.view.setRange(xRange=(10, 20), yRange=(5, 15), padding=0)
     np.testing.assert_allclose(window.output_pane.view.viewRange(),
                                window.input_pane.view.viewRange(), atol=0.05)
+
+
+def test_model_choice_is_restored(make_window):
+    first = make_window()
+    if first.cnn_panel is None:
+        pytest.fail("the CNN panel did not start")
+    first.cnn_panel.set_model("fashion")
+    first.close()
+    second = make_window()
+    assert second.cnn_panel.current_model_name() == "fashion"
+
+
+def test_screenshot_flag_renders_1280x800(tmp_path):
+    """`python -m convdemo --preset edge --screenshot` in a fresh process (offscreen)."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "shot.png"
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
+    run = subprocess.run([sys.executable, "-m", "convdemo", "--preset", "edge", "--screenshot",
+                          str(out)], capture_output=True, text=True, timeout=120, env=env,
+                         cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    pixels = np.asarray(Image.open(out).convert("RGB"))
+    assert pixels.shape == (800, 1280, 3)
+    assert np.unique(pixels.reshape(-1, 3), axis=0).shape[0] > 1000
+    assert not (tmp_path / "convdemo").exists()  # a screenshot leaves the user's settings alone

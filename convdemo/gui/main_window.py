@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self._schedule_timer.setSingleShot(True)
         self._schedule_timer.setInterval(0)
         self._schedule_timer.timeout.connect(self.schedule)
+        self.resize(1280, 800)  # the size the lecture hall projector gets, unless restored
         if restore:
             self.read_settings()
 
@@ -754,6 +755,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self.kernel_editor.restore(_json(s.value("kernel")) or {})
         self.controls.set_fields(_json(s.value("controls")) or {})
+        self._display_auto = str(s.value("displayAuto", "true")).lower() == "true"
         channel = s.value("inputChannel", "all")
         if channel in INPUT_CHANNELS:
             self._input_channel = channel
@@ -778,6 +780,7 @@ class MainWindow(QMainWindow):
         s.setValue("kernel", json.dumps(self.kernel_editor.state()))
         s.setValue("controls", json.dumps(self.controls.fields()))
         s.setValue("inputChannel", self._input_channel)
+        s.setValue("displayAuto", self._display_auto)
         if self.image_path is not None:
             s.setValue("lastImage", str(self.image_path))
         if self.cnn_panel is not None:
