@@ -132,6 +132,14 @@ def random_shift(batch: np.ndarray, shift: int, rng: np.random.Generator) -> np.
     return np.ascontiguousarray(windows[np.arange(n), dy, dx].transpose(0, 2, 3, 1))
 
 
+def random_flip(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Mirror each image of (N, 28, 28, 1) left-right with probability 1/2 (a new array)."""
+    out = batch.copy()
+    mirror = rng.random(batch.shape[0]) < 0.5
+    out[mirror] = batch[mirror, :, ::-1]
+    return out
+
+
 def train_step(model: Model, xb: np.ndarray, yb: np.ndarray, rng) -> tuple[float, int]:
     """Forward (dropout on) and backward for one batch; fills every ``layer.grads``.
 
@@ -177,6 +185,7 @@ def fit(
     should_stop: Callable[[], bool] | None = None,
     lr_decay: float = 1.0,
     shift: int = 0,
+    flip: bool = False,
     on_epoch_end: Callable[[int, dict], None] | None = None,
 ) -> History:
     """Train ``model`` in place and return its :class:`History`.
@@ -193,6 +202,8 @@ def fit(
     lr_decay : the learning rate of epoch e (1-based) is ``lr * lr_decay ** (e - 1)``
     shift : if > 0, each training image is moved by a random offset of up to ``shift``
         pixels in each direction (augmentation against small misplacements)
+    flip : if True, each training image is mirrored left-right with probability 1/2
+        (sensible for clothes, not for digits)
     on_epoch_end : called after every complete epoch with ``(epoch, logs)``, logs holding
         loss, accuracy, lr, seconds and, with validation, val_loss and val_accuracy
     """
@@ -222,6 +233,8 @@ def fit(
             xb = _to_float(x[idx])
             if shift:
                 xb = random_shift(xb, shift, rng)
+            if flip:
+                xb = random_flip(xb, rng)
             loss, correct = train_step(model, xb, y[idx], rng)
             opt.step()
             total_loss += loss * len(idx)

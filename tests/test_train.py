@@ -133,3 +133,16 @@ def test_learns_real_mnist(mnist_dir):
     hist = train.fit(m, xtr[:6000], ytr[:6000], epochs=2, seed=0,
                      validation=(xte[:1000], yte[:1000]))
     assert hist.val_accuracy[-1] > 0.9, hist.val_accuracy
+
+
+def test_random_flip():
+    x = np.random.default_rng(0).random((40, 28, 28, 1), dtype=np.float32)
+    out = train.random_flip(x, np.random.default_rng(1))
+    same = [np.array_equal(o, i) for o, i in zip(out, x, strict=True)]
+    mirrored = [np.array_equal(o, i[:, ::-1]) for o, i in zip(out, x, strict=True)]
+    assert all(s != m for s, m in zip(same, mirrored, strict=True))
+    assert 10 < sum(mirrored) < 30
+    m = cnn.build("seed")
+    xs, ys = _toy(64)
+    hist = train.fit(m, xs, ys, epochs=1, flip=True, shift=1, seed=3)
+    assert hist.epochs_done == 1
