@@ -415,3 +415,40 @@ def test_screenshot_flag_renders_1280x800(tmp_path):
     assert pixels.shape == (800, 1280, 3)
     assert np.unique(pixels.reshape(-1, 3), axis=0).shape[0] > 1000
     assert not (tmp_path / "convdemo").exists()  # a screenshot leaves the user's settings alone
+
+
+def test_loading_does_not_freeze_the_window(window, photo, monkeypatch):
+    """While a (slow) photo decodes on a helper thread, the event loop keeps running."""
+    import time
+
+    from PyQt6.QtCore import QTimer
+
+    real = imaging.load_image
+
+    def slow(*args, **kwargs):
+        time.sleep(0.4)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(imaging, "load_image", slow)
+    ticks = []
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    assert window.open_image(photo)
+    timer.stop()
+    assert len(ticks) >= 5, f"the event loop ran only {len(ticks)} times in 0.4 s"
+
+
+def test_preview_is_the_block_mean_and_u8_rounds():
+    from convdemo.gui.views import to_u8
+    from convdemo.gui.worker import make_preview, preview_factor
+
+    x = np.random.default_rng(2).random((23, 31, 3), dtype=np.float32)
+    small = make_preview(x, 4)
+    assert small.shape == (5, 7, 3)
+    np.testing.assert_allclose(small[1, 2], x[4:8, 8:12].mean(axis=(0, 1)), rtol=1e-5)
+    assert preview_factor((1080, 1920), 300_000) == 3
+    assert preview_factor((300, 400), 300_000) == 1
+    y = np.array([-0.5, 0, 0.5 / 255, 0.2, 1, 1.5], np.float32)
+    np.testing.assert_array_equal(to_u8(y), (np.clip(y, 0, 1) * 255 + 0.5).astype(np.uint8))

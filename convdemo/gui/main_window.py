@@ -10,12 +10,13 @@ table of contents, as in Qt's application example.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QByteArray, QEventLoop, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QGuiApplication, QImage, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QApplication,
@@ -38,7 +39,7 @@ from convdemo.gui.geometry import axis_pads, conv_placement, output_placement, r
 from convdemo.gui.inspector import InspectorPanel, inspect
 from convdemo.gui.kernel_editor import KernelEditor
 from convdemo.gui.scan import ScanPanel
-from convdemo.gui.views import ImagePane, outline
+from convdemo.gui.views import ImagePane, outline, to_u8
 from convdemo.gui.worker import ComputeWorker, Outcome, Request, make_preview, preview_factor
 
 APP_TITLE = "ConvDemo"
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.image_path: Path | None = None
         self._preview: np.ndarray | None = None
         self._preview_factor = 1
+        self._input_u8: np.ndarray | None = None
         self._generation = 0
         self._done_generation = 0  # the latest generation fully shown (or failed)
         self._shown_key = (0, 0)  # (generation, 0 preview / 1 full) in the output view
@@ -310,11 +312,15 @@ class MainWindow(QMainWindow):
             self.open_image(path)
 
     def open_image(self, path) -> bool:
-        """Load a photo; on failure say why in the status bar and keep the current image."""
+        """Load a photo; on failure say why in the status bar and keep the current image.
+
+        Decoding, the preview and the display conversion run off the GUI thread (the window
+        keeps painting; clicks wait until the photo is in), so a 12 MP photo does not freeze.
+        """
         path = Path(path)
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            loaded = imaging.load_image(path, max_pixels=MAX_PIXELS)
+            loaded = self._in_background(
+                lambda: imaging.load_image(path, max_pixels=MAX_PIXELS), f"Opening {path.name}…")
         except (ValueError, OSError) as exc:
             self._load_failed(str(exc) if isinstance(exc, ValueError) else
                               f"cannot open {path.name}: {exc.strerror or exc}")
@@ -322,8 +328,6 @@ class MainWindow(QMainWindow):
         except MemoryError:
             self._load_failed(f"cannot open {path.name}: not enough memory for this photo")
             return False
-        finally:
-            QApplication.restoreOverrideCursor()
         self.image_path = path.resolve()
         self._add_recent(self.image_path)
         self.set_image(loaded.array, path.name, loaded.notes)
@@ -331,15 +335,23 @@ class MainWindow(QMainWindow):
 
     def set_image(self, array: np.ndarray, name: str, notes=()) -> None:
         """Show a float32 (H, W) or (H, W, 3) image in 0..1 and recompute everything."""
-        array = np.ascontiguousarray(array, dtype=np.float32)
-        array.setflags(write=False)  # requests share it with the worker thread
+        target = self._preview_target()
+
+        def prepare():
+            x = np.ascontiguousarray(array, dtype=np.float32)
+            x.setflags(write=False)  # requests share it with the worker thread
+            factor = preview_factor(x.shape, target)
+            preview = make_preview(x, factor) if factor > 1 else None
+            if preview is not None:
+                preview.setflags(write=False)
+            return x, factor, preview, to_u8(x)
+
+        array, factor, preview, u8 = self._in_background(prepare, f"Preparing {name}…")
         self.image = array
         self.image_name = name
-        self._preview_factor = preview_factor(array.shape, self._preview_target())
-        self._preview = make_preview(array, self._preview_factor) if self._preview_factor > 1 \
-            else None
-        if self._preview is not None:
-            self._preview.setflags(write=False)
+        self._preview_factor = factor
+        self._preview = preview
+        self._input_u8 = u8
         self.full_outcome = None
         self.shown_outcome = None
         self._last_settings = None
@@ -358,6 +370,42 @@ class MainWindow(QMainWindow):
         if self.cnn_panel is not None:
             self.cnn_panel.set_image(array)
         self.imageLoaded.emit(name)
+
+    def _in_background(self, work, message: str):
+        """Run ``work()`` on a helper thread while the window keeps painting; return its value.
+
+        User input waits (ExcludeUserInputEvents), so nothing can start a second load
+        meanwhile. Exceptions are re-raised here, on the GUI thread.
+        """
+        box: dict = {}
+
+        def run() -> None:
+            try:
+                box["value"] = work()
+            except BaseException as exc:  # handed to the GUI thread below
+                box["error"] = exc
+
+        thread = threading.Thread(target=run, name="convdemo-load", daemon=True)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        self.statusBar().showMessage(message)
+        try:
+            thread.start()
+            thread.join(0.05)  # small photos: done before the loop is needed
+            if thread.is_alive():
+                loop = QEventLoop()
+                timer = QTimer()
+                timer.setInterval(5)
+                timer.timeout.connect(lambda: None if thread.is_alive() else loop.quit())
+                timer.start()
+                loop.exec(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+                timer.stop()
+            thread.join()
+        finally:
+            QApplication.restoreOverrideCursor()
+            self.statusBar().clearMessage()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
 
     def paste_image(self) -> bool:
         """Ctrl+V: an image, an image file, or a path to one, from the clipboard."""
@@ -613,8 +661,7 @@ class MainWindow(QMainWindow):
             label += " (grey)"
         h, w = self.image.shape[:2]
         self.input_pane.title.setText(f"{label} {w}×{h}")
-        u8 = (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
-        self.input_pane.show_image(u8)
+        self.input_pane.show_image(self._input_u8 if x is self.image else to_u8(x))
 
     def _tab_changed(self, index: int) -> None:
         if self.tabs.widget(index) is self.scan_panel and self.image is not None:

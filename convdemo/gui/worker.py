@@ -178,12 +178,19 @@ def preview_factor(shape: tuple, target_pixels: int) -> int:
 
 
 def make_preview(image: np.ndarray, factor: int) -> np.ndarray:
-    """``image`` shrunk by ``factor`` with a box filter (mean of each factor x factor block)."""
+    """``image`` shrunk by ``factor`` with a box filter (mean of each factor x factor block).
+
+    Summed as ``factor`` strided slices per axis: a few times faster than a reshape-mean.
+    """
     if factor <= 1:
         return image
     h = image.shape[0] // factor * factor
     w = image.shape[1] // factor * factor
-    x = image[:h, :w]
-    shape = (h // factor, factor, w // factor, factor) + image.shape[2:]
-    out = x.reshape(shape).mean(axis=(1, 3), dtype=np.float32)
-    return np.ascontiguousarray(out, dtype=np.float32)
+    rows = np.zeros((h // factor, w) + image.shape[2:], dtype=np.float32)
+    for i in range(factor):
+        rows += image[i:h:factor, :w]
+    out = np.zeros((h // factor, w // factor) + image.shape[2:], dtype=np.float32)
+    for j in range(factor):
+        out += rows[:, j:w:factor]
+    out *= np.float32(1.0 / (factor * factor))
+    return out
