@@ -61,8 +61,7 @@ _ALL = [
     Preset(
         "blur",
         _rows((0.1, 0.1, 0.1), (0.1, 0.1, 0.1), (0.1, 0.1, 0.1)),
-        "Blur (the lecture's): all nine weights 0.1; they sum to 0.9, so it also darkens "
-        "slightly.",
+        "Blur (the lecture's): all nine weights 0.1; they sum to 0.9, so it also darkens slightly.",
     ),
     Preset(
         "brighten",
@@ -192,8 +191,7 @@ def _evaluate(node: ast.AST, text: str) -> float:
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_evaluate(node.operand, text))
     raise ValueError(
-        f"{text!r} is not a number; use digits, a decimal point, + - * / and parentheses, "
-        "e.g. 1/9"
+        f"{text!r} is not a number; use digits, a decimal point, + - * / and parentheses, e.g. 1/9"
     )
 
 

@@ -8,8 +8,19 @@ import pytest
 from convdemo.kernels import LECTURE_PRESETS, PRESETS, Preset, parse_kernel, parse_number
 
 EXPECTED_NAMES = [
-    "identity", "blur", "brighten", "edge", "exercise", "box-blur", "gaussian-3x3",
-    "gaussian-5x5", "sharpen", "sobel-x", "sobel-y", "outline", "emboss",
+    "identity",
+    "blur",
+    "brighten",
+    "edge",
+    "exercise",
+    "box-blur",
+    "gaussian-3x3",
+    "gaussian-5x5",
+    "sharpen",
+    "sobel-x",
+    "sobel-y",
+    "outline",
+    "emboss",
 ]
 
 
@@ -46,9 +57,7 @@ def test_other_presets_values():
     g5 = PRESETS["gaussian-5x5"].array()
     assert g5.shape == (5, 5) and g5.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(g5[2], np.array([6, 24, 36, 24, 6]) / 256)
-    np.testing.assert_array_equal(
-        PRESETS["sharpen"].array(), [[0, -1, 0], [-1, 5, -1], [0, -1, 0]]
-    )
+    np.testing.assert_array_equal(PRESETS["sharpen"].array(), [[0, -1, 0], [-1, 5, -1], [0, -1, 0]])
     np.testing.assert_array_equal(PRESETS["sobel-x"].array(), [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
     np.testing.assert_array_equal(PRESETS["sobel-y"].array(), PRESETS["sobel-x"].array().T)
     outline = -np.ones((3, 3))
@@ -59,8 +68,16 @@ def test_other_presets_values():
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("2", 2.0), ("-0.1", -0.1), ("1/9", 1 / 9), ("2*0.5", 1.0), (" -(1/16) ", -1 / 16),
-     ("1e-3", 0.001), ("+3", 3.0), ("(1+2)*3", 9.0)],
+    [
+        ("2", 2.0),
+        ("-0.1", -0.1),
+        ("1/9", 1 / 9),
+        ("2*0.5", 1.0),
+        (" -(1/16) ", -1 / 16),
+        ("1e-3", 0.001),
+        ("+3", 3.0),
+        ("(1+2)*3", 9.0),
+    ],
 )
 def test_parse_number(text, value):
     assert parse_number(text) == pytest.approx(value)
@@ -68,10 +85,18 @@ def test_parse_number(text, value):
 
 @pytest.mark.parametrize(
     ("text", "why"),
-    [("", "empty"), ("abc", "not a number"), ("1/0", "divides by zero"),
-     ("__import__('os').system('true')", "not a number"), ("2**8", "not a number"),
-     ("1e999", "finite"), ("True", "not a number"), ("1j", "not a number"),
-     ("1 +", "not a number"), ("9" * 200, "too long")],
+    [
+        ("", "empty"),
+        ("abc", "not a number"),
+        ("1/0", "divides by zero"),
+        ("__import__('os').system('true')", "not a number"),
+        ("2**8", "not a number"),
+        ("1e999", "finite"),
+        ("True", "not a number"),
+        ("1j", "not a number"),
+        ("1 +", "not a number"),
+        ("9" * 200, "too long"),
+    ],
 )
 def test_parse_number_rejects(text, why):
     with pytest.raises(ValueError, match=why):
@@ -93,9 +118,13 @@ def test_parse_kernel_numbers_and_presets():
 
 @pytest.mark.parametrize(
     ("text", "why"),
-    [("nonsense", "unknown kernel preset 'nonsense'; choose one of: identity"),
-     ("1 2; 3", "same number of cells"), ("1 x 2", "row 1"), ("", "empty"),
-     ("; ".join(["1 " * 16] * 3), "1 to 15")],
+    [
+        ("nonsense", "unknown kernel preset 'nonsense'; choose one of: identity"),
+        ("1 2; 3", "same number of cells"),
+        ("1 x 2", "row 1"),
+        ("", "empty"),
+        ("; ".join(["1 " * 16] * 3), "1 to 15"),
+    ],
 )
 def test_parse_kernel_rejects(text, why):
     with pytest.raises(ValueError, match=why):

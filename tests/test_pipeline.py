@@ -21,8 +21,17 @@ def test_default_is_identity_valid():
 
 def test_run_matches_ops_step_by_step():
     k = PRESETS["sobel-x"].array()
-    s = Settings().replace(kernel=k, stride=2, padding="same", border="reflect", bias=0.1,
-                           relu=True, pool="max", pool_size=2, display="diverging")
+    s = Settings().replace(
+        kernel=k,
+        stride=2,
+        padding="same",
+        border="reflect",
+        bias=0.1,
+        relu=True,
+        pool="max",
+        pool_size=2,
+        display="diverging",
+    )
     res = pipeline.run(IMG, s)
     expected = ops.conv2d(IMG, k, stride=2, padding="same", border="reflect", bias=0.1)
     expected = ops.pool2d(ops.relu(expected), 2)
