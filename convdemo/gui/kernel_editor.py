@@ -144,8 +144,8 @@ class KernelEditor(QWidget):
         self._source = ""  # e.g. "preset edge" or "digits conv2d filter 7"
 
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(4, 4, 4, 4)
-        outer.setSpacing(4)
+        outer.setContentsMargins(4, 2, 4, 2)
+        outer.setSpacing(3)
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Kernel"))
@@ -178,7 +178,9 @@ class KernelEditor(QWidget):
             button.setObjectName(f"presetButton_{name}")
             button.setToolTip(f"{kernels.PRESETS[name].description} (Ctrl+{i})")
             button.clicked.connect(lambda _=False, n=name: self.set_preset(n))
-            buttons.addWidget(button, (i - 1) // 2, (i - 1) % 2)
+            button.setStyleSheet("QPushButton { padding: 3px 4px; }")
+            button.setMinimumWidth(10)
+            buttons.addWidget(button, 0, i - 1)
             self.presetButtons[name] = button
         outer.addLayout(buttons)
 
@@ -237,7 +239,8 @@ class KernelEditor(QWidget):
         self.sourceLabel = QLabel(self)
         self.sourceLabel.setObjectName("kernelSource")
         self.sourceLabel.setWordWrap(True)
-        self.sourceLabel.setStyleSheet("color: palette(mid);")
+        self.sourceLabel.setStyleSheet("color: #555;")
+        self.sourceLabel.hide()
         outer.addWidget(self.sourceLabel)
         outer.addStretch(1)
 
@@ -306,7 +309,7 @@ class KernelEditor(QWidget):
             self.presetApplied.emit(name)
         finally:
             self._loading = False
-        self.set_kernel(preset.array(), source=f"preset {name}")
+        self.set_kernel(preset.array(), source="")
         self.sourceLabel.setToolTip(preset.description)
         index = self.presetCombo.findData(name)
         self.presetCombo.blockSignals(True)
@@ -330,6 +333,7 @@ class KernelEditor(QWidget):
         total = float(sum(g.values.sum() for g in grids))
         if abs(total) < 1e-12:
             self.sourceLabel.setText("The sum is 0, so Normalize cannot divide by it.")
+            self.sourceLabel.setVisible(True)
             return False
         self.set_kernel(self.kernel() / total, source=self._source)
         return True
@@ -443,4 +447,5 @@ class KernelEditor(QWidget):
         else:
             self.sumLabel.setText(f"sum = {format_number(float(total))}")
         self.sourceLabel.setText(self._source)
+        self.sourceLabel.setVisible(bool(self._source))
         self.changed.emit()

@@ -150,6 +150,11 @@ class MainWindow(QMainWindow):
         editor_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         editor_scroll.setMinimumWidth(self.kernel_editor.sizeHint().width() + 16)
         editor_scroll.setMaximumWidth(max(260, self.kernel_editor.sizeHint().width() + 16))
+        # tall enough for a 3x3 kernel in per-channel mode (R/G/B tabs) without scrolling;
+        # 5x5 and 7x7 grids scroll
+        self.kernel_editor.tabs.show()
+        editor_scroll.setMinimumHeight(self.kernel_editor.sizeHint().height())
+        self.kernel_editor.tabs.hide()
         row.addWidget(editor_scroll, 0)
         self.controls.setMaximumWidth(230)
         row.addWidget(self.controls, 0)
