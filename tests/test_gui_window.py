@@ -452,3 +452,61 @@ def test_preview_is_the_block_mean_and_u8_rounds():
     assert preview_factor((300, 400), 300_000) == 1
     y = np.array([-0.5, 0, 0.5 / 255, 0.2, 1, 1.5], np.float32)
     np.testing.assert_array_equal(to_u8(y), (np.clip(y, 0, 1) * 255 + 0.5).astype(np.uint8))
+
+
+def test_menus_have_every_entry(window):
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    assert list(menus) == ["File", "View", "Kernel", "Help"]
+
+    def texts(menu):
+        return [a.text().replace("&", "") for a in menu.actions() if not a.isSeparator()]
+
+    assert texts(menus["File"]) == ["Open…", "Open sample", "Recent files", "Paste image",
+                                    "Save output…", "Copy output", "Quit"]
+    assert texts(menus["Kernel"]) == list(kernels.PRESETS)
+    view = texts(menus["View"])
+    assert view[:3] == ["Fit", "1:1", "Input channel"]
+    channel_menu = next(a.menu() for a in menus["View"].actions() if a.menu())
+    assert texts(channel_menu) == ["All channels", "R channel", "G channel", "B channel", "Grey"]
+    assert texts(menus["Help"]) == ["Model summary", "About"]
+
+
+def test_open_sample_and_recent_files(window, photo):
+    from convdemo import resources
+
+    samples = window.sample_menu.actions()
+    assert [a.text() for a in samples] == [p.name for p in resources.sample_paths()]
+    samples[1].trigger()
+    assert window.windowTitle() == f"ConvDemo — {resources.sample_paths()[1].name}"
+    window._fill_recent()
+    recent = [a.text() for a in window.recent_menu.actions()]
+    assert recent[:2] == [resources.sample_paths()[1].name, photo.name]
+    window.recent_menu.actions()[1].trigger()
+    assert window.windowTitle() == f"ConvDemo — {photo.name}"
+
+
+def test_ctrl_v_pastes_and_f_fits(window, qtbot):
+    qimage = QImage(16, 12, QImage.Format.Format_RGB888)
+    qimage.fill(Qt.GlobalColor.blue)
+    QGuiApplication.clipboard().setImage(qimage)
+    window.activateWindow()
+    window.output_pane.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert window.image.shape == (12, 16, 3)
+    np.testing.assert_allclose(window.image[5, 5], (0, 0, 1))
+    window.input_pane.view.setRange(xRange=(3, 4), yRange=(3, 4), padding=0)
+    qtbot.keyClick(window, Qt.Key.Key_F)
+    (x0, x1), (y0, y1) = window.input_pane.view.viewRange()
+    assert x0 <= 0 and x1 >= 16 and y0 <= 0 and y1 >= 12
+
+
+def test_help_model_summary_opens_the_panels_dialog(window, qtbot):
+    from PyQt6.QtWidgets import QDialog
+
+    def shown_dialogs():
+        return [d for d in window.cnn_panel.findChildren(QDialog) if d.isVisible()]
+
+    assert shown_dialogs() == []
+    window.summary_act.trigger()
+    qtbot.waitUntil(lambda: len(shown_dialogs()) == 1, timeout=5000)
+    shown_dialogs()[0].close()
