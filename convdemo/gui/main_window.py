@@ -153,8 +153,10 @@ class MainWindow(QMainWindow):
         # tall enough for a 3x3 kernel in per-channel mode (R/G/B tabs) without scrolling;
         # 5x5 and 7x7 grids scroll
         self.kernel_editor.tabs.show()
+        self.kernel_editor.grids[0].hide()
         editor_scroll.setMinimumHeight(self.kernel_editor.sizeHint().height())
         self.kernel_editor.tabs.hide()
+        self.kernel_editor.grids[0].show()
         row.addWidget(editor_scroll, 0)
         self.controls.setMaximumWidth(230)
         row.addWidget(self.controls, 0)
