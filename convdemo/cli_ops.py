@@ -1,0 +1,237 @@
+"""``convdemo apply`` and ``convdemo presets``: the engine from the command line.
+
+``apply`` goes through :func:`convdemo.pipeline.run`, exactly as the window does, so the
+two can never compute different things. Errors are raised as ``ValueError`` with one
+sentence; the front door (:mod:`convdemo.cli`) prints it and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from convdemo import imaging, kernels, ops, pipeline
+from convdemo.cli import PROG
+
+_DEFAULTS = pipeline.Settings()
+
+
+def register(subparsers) -> None:
+    """Add the ``apply`` and ``presets`` subcommands to an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "apply",
+        help="convolve an image file headlessly and save the result",
+        description="Convolve an image with a kernel (as the window does) and save the "
+        "result: a PNG of the displayed picture, or the raw float32 numbers when OUT ends "
+        "in .npy. Order: grey conversion (--channels gray), convolution + bias, ReLU, "
+        "pooling, display mapping.",
+        epilog="examples:\n"
+        "  convdemo apply cat.jpg edges.png --kernel edge --display diverging\n"
+        '  convdemo apply cat.jpg blur.png --kernel "1/9 1/9 1/9; 1/9 1/9 1/9; 1/9 1/9 1/9"'
+        " --channels separate\n"
+        "  convdemo apply digit.png fmap.npy --kernel sobel-x --relu --pool max\n"
+        "\nsee `convdemo presets` for the kernel names",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", metavar="IN", help="image file (any format Pillow reads)")
+    p.add_argument("output", metavar="OUT", help="result: .png (or another image type) or .npy")
+    p.add_argument(
+        "--kernel",
+        default="identity",
+        metavar="K",
+        help='a preset name, or rows of numbers like "0 -1 0; -1 5 -1; 0 -1 0" (rows split by '
+        "';', fractions like 1/9 allowed; 1 to 15 cells a side) (default: identity)",
+    )
+    p.add_argument(
+        "--stride",
+        type=_positive_int,
+        default=_DEFAULTS.stride,
+        metavar="N",
+        help="step between kernel positions (default: %(default)s)",
+    )
+    p.add_argument(
+        "--padding",
+        type=_padding,
+        default=_DEFAULTS.padding,
+        metavar="P",
+        help="valid (none), same (TensorFlow's rule: output = ceil(input / stride)), full "
+        "(k - 1 a side) or a number of cells on every side (default: %(default)s)",
+    )
+    p.add_argument(
+        "--border",
+        choices=ops.BORDERS,
+        default=_DEFAULTS.border,
+        help="what padded cells hold (default: %(default)s)",
+    )
+    p.add_argument(
+        "--channels",
+        choices=pipeline.CHANNEL_MODES,
+        default=_DEFAULTS.channels,
+        help="sum: one CNN neuron, the colour channels' results added into one map; "
+        "separate: each channel filtered on its own (a photo filter); gray: convert to grey "
+        "first (default: %(default)s)",
+    )
+    p.add_argument(
+        "--flip",
+        action="store_true",
+        help="true convolution (kernel rotated 180 degrees) instead of the "
+        "cross-correlation CNNs use",
+    )
+    p.add_argument(
+        "--bias",
+        type=float,
+        default=_DEFAULTS.bias,
+        metavar="X",
+        help="added to every output value (default: %(default)s)",
+    )
+    p.add_argument("--relu", action="store_true", help="apply ReLU: negative values become 0")
+    p.add_argument(
+        "--pool",
+        choices=pipeline.POOL_MODES,
+        default=_DEFAULTS.pool,
+        help="pooling after the convolution (default: %(default)s)",
+    )
+    p.add_argument(
+        "--pool-size",
+        type=_positive_int,
+        default=_DEFAULTS.pool_size,
+        metavar="N",
+        help="pooling window and stride (default: %(default)s)",
+    )
+    p.add_argument(
+        "--display",
+        choices=imaging.DISPLAY_MODES,
+        default=_DEFAULTS.display,
+        help="how signed results become a picture: clip to 0..1, normalize min..max, abs, "
+        "or diverging blue-white-red around 0 (default: %(default)s; ignored for .npy)",
+    )
+    p.set_defaults(func=run_apply)
+
+    q = subparsers.add_parser(
+        "presets",
+        help="list the kernel presets",
+        description="List every kernel preset: its name (for --kernel), its values (in the "
+        "syntax --kernel accepts) and what it does.",
+    )
+    q.set_defaults(func=run_presets)
+
+
+# --------------------------------------------------------------------------- argument types
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return value
+
+
+def _padding(text: str) -> str | int:
+    if text in ops.PADDINGS:
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected valid, same, full or a number of cells >= 0, not {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of cells >= 0, not {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- apply
+
+
+def _note(source: str, text: str) -> None:
+    print(f"{PROG}: note: {source}: {text}", file=sys.stderr)
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    """Handler of ``convdemo apply``; returns the exit code (errors are raised)."""
+    kernel = kernels.parse_kernel(args.kernel)
+    out = Path(args.output)
+    if out.parent != Path("") and not out.parent.is_dir():
+        raise ValueError(f"cannot write {out}: the folder {out.parent} does not exist")
+    if out.is_dir():
+        raise ValueError(f"cannot write {out}: it is a folder; give a file name ending in .png")
+    settings = pipeline.Settings(
+        stride=args.stride,
+        padding=args.padding,
+        border=args.border,
+        channels=args.channels,
+        flip=args.flip,
+        bias=args.bias,
+        relu=args.relu,
+        pool=args.pool,
+        pool_size=args.pool_size,
+        display=args.display,
+    ).replace(kernel=kernel)
+
+    loaded = imaging.load_image(args.input)
+    for note in loaded.notes:
+        _note(args.input, note)
+    result = pipeline.run(loaded.array, settings)
+    is_npy = out.suffix.lower() == ".npy"
+    if result.empty and not is_npy:
+        conv_shape, _ = pipeline.output_shapes(loaded.array.shape, settings)
+        if 0 in conv_shape:
+            why = "the kernel does not fit in the image; use --padding same or full, or a "
+            why += "smaller kernel or stride"
+        else:
+            why = "the pooling window does not fit in the convolution's result; use a "
+            why += "smaller --pool-size or --pool none"
+        raise ValueError(f"the result is empty ({result.readout}): {why}")
+    imaging.save_output(out, result.raw, settings.display)
+    print(result.readout)
+    if is_npy:
+        detail = f"float32 array of shape {result.raw.shape}"
+        if result.raw.size:
+            detail += f", values {result.raw.min():.4g} .. {result.raw.max():.4g}"
+    else:
+        d = result.display
+        detail = f"{d.rgb.shape[1]}x{d.rgb.shape[0]} picture, display {d.mode}"
+        if d.mode in ("normalize", "diverging"):
+            detail += f" (scale {d.vmin:.4g} .. {d.vmax:.4g})"
+        elif d.signed:
+            detail += " (negative values clipped; try --display diverging)"
+    print(f"wrote {out}: {detail}")
+    return 0
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def format_value(value: float) -> str:
+    """A weight as ``--kernel`` accepts it: ``2``, ``-0.1``, ``0.5``, or a fraction like
+    ``1/9`` or ``1/16`` when the value is one exactly (and tenths or halves are not)."""
+    value = float(value)
+    if value.is_integer():
+        return str(int(value))
+    frac = Fraction(value).limit_denominator(1024)
+    if float(frac) == value and frac.denominator not in (2, 5, 10):
+        return f"{frac.numerator}/{frac.denominator}"
+    return f"{value:g}" if float(f"{value:g}") == value else repr(value)
+
+
+def format_kernel(values) -> str:
+    """Rows of a kernel in the ``"a b c; d e f"`` syntax of ``--kernel``."""
+    return "; ".join(" ".join(format_value(v) for v in row) for row in np.asarray(values).tolist())
+
+
+def run_presets(args: argparse.Namespace) -> int:
+    """Handler of ``convdemo presets``."""
+    width = max(len(name) for name in kernels.PRESETS)
+    for name, preset in kernels.PRESETS.items():
+        kh, kw = preset.shape
+        lecture = " (lecture)" if name in kernels.LECTURE_PRESETS else ""
+        print(f"{name:<{width}}  {kw}x{kh}{lecture}  {preset.description}")
+        print(f'{"":<{width}}  "{format_kernel(preset.values)}"')
+    return 0
