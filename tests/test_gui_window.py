@@ -510,3 +510,18 @@ def test_help_model_summary_opens_the_panels_dialog(window, qtbot):
     window.summary_act.trigger()
     qtbot.waitUntil(lambda: len(shown_dialogs()) == 1, timeout=5000)
     shown_dialogs()[0].close()
+
+
+def test_a_bug_in_a_slot_is_reported_not_fatal(window, monkeypatch, capsys):
+    import sys
+
+    from convdemo.gui.app import install_excepthook
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    install_excepthook(window)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        sys.excepthook(*sys.exc_info())
+    assert "Internal error: RuntimeError: boom" in window.statusBar().currentMessage()
+    assert "Traceback" in capsys.readouterr().err

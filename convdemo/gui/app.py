@@ -52,6 +52,7 @@ def run_app(image=None, preset=None, model=None, screenshot=None) -> int:
         window = MainWindow(settings, restore=False)
     else:
         window = MainWindow()
+    install_excepthook(window)
     if model:
         if window.cnn_panel is not None:
             window.cnn_panel.set_model(model)
@@ -88,6 +89,27 @@ def run_app(image=None, preset=None, model=None, screenshot=None) -> int:
     QTimer.singleShot(0, shoot)
     app.exec()
     return result["code"]
+
+
+def install_excepthook(window) -> None:
+    """A bug in a slot must not take the lecture down.
+
+    PyQt aborts the process on an exception escaping a slot unless ``sys.excepthook`` was
+    replaced. This hook prints the traceback (for the bug report) and tells the user in the
+    status bar; the window keeps running.
+    """
+    import traceback
+
+    def hook(kind, value, tb) -> None:
+        traceback.print_exception(kind, value, tb)
+        try:
+            window.statusBar().showMessage(
+                f"Internal error: {kind.__name__}: {value} (details on the terminal; please "
+                "report it). The window keeps working.", 30000)
+        except RuntimeError:  # the window is already gone
+            pass
+
+    sys.excepthook = hook
 
 
 def save_screenshot(window, path) -> int:

@@ -430,10 +430,12 @@ class MainWindow(QMainWindow):
             qimage = mime.imageData()
             if isinstance(qimage, QImage) and not qimage.isNull():
                 try:
-                    loaded = imaging.image_from_pil(qimage_to_pil(qimage),
-                                                    max_pixels=MAX_PIXELS)
-                except ValueError as exc:
-                    self._load_failed(str(exc))
+                    pil = qimage_to_pil(qimage)
+                    loaded = self._in_background(
+                        lambda: imaging.image_from_pil(pil, max_pixels=MAX_PIXELS),
+                        "Reading the image…")
+                except (ValueError, MemoryError) as exc:
+                    self._load_failed(str(exc) or "not enough memory for the pasted image")
                     return False
                 self.image_path = None
                 self.set_image(loaded.array, "pasted image" if where == "the clipboard"
