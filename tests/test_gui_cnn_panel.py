@@ -336,7 +336,11 @@ def test_worker_errors_are_shown(make_panel, qtbot, seed_npz, monkeypatch):
     panel.set_image(np.zeros((50, 50), np.float32))
     assert panel.wait_until_idle(5000)
     assert "RuntimeError: preprocessing exploded" in panel.status_text()
-    assert panel.status.isVisible()
+    assert panel.status.isVisible() and "Traceback" in panel.status.toolTip()
+    monkeypatch.undo()  # the next picture works again and the message goes
+    panel.set_image(np.zeros((50, 50), np.float32))
+    assert panel.wait_until_idle(5000)
+    assert panel.status_text() == "" and not panel.status.isVisible()
 
 
 def test_set_image_rejects_what_is_not_an_image(make_panel, seed_npz):

@@ -729,6 +729,7 @@ class CNNPanel(QWidget):
         if result.error is not None:
             self._set_status("The CNN panel could not process this picture:\n"
                              + result.error.strip().splitlines()[-1])
+            self.status.setToolTip(result.error)  # the whole traceback, for a bug report
             self._error = result.error
             self.chart.set_message("No prediction: see the message above.")
             self.grid.set_message("No feature maps: see the message above.")
@@ -746,6 +747,7 @@ class CNNPanel(QWidget):
 
     def _set_status(self, text: str) -> None:
         self.status.setText(text)
+        self.status.setToolTip("")
         self.status.setVisible(bool(text))
 
     def _show_input(self, result: Result) -> None:
