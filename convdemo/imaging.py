@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from convdemo.ops import for_row_halves
+
 __all__ = [
     "DISPLAY_MODES",
     "Display",
@@ -262,11 +264,8 @@ def to_gray(image) -> np.ndarray:
         )
     if a.shape[2] == 1:
         return np.ascontiguousarray(a[:, :, 0])
-    r, g, b = (np.float32(v) for v in LUMA)
-    out = np.multiply(a[:, :, 0], r)
-    out += a[:, :, 1] * g
-    out += a[:, :, 2] * b
-    return out
+    # a matrix-vector product per row reads the interleaved channels fastest
+    return np.ascontiguousarray(np.matmul(a[:, :, :3], np.array(LUMA, np.float32)))
 
 
 # --------------------------------------------------------------------------- display
@@ -295,20 +294,61 @@ def diverging_lut(n: int = 256) -> np.ndarray:
     return np.clip(np.rint(lut), 0, 255).astype(np.uint8)
 
 
-_LUT = diverging_lut(256)
+#: the ends of the diverging map (ColorBrewer RdBu), the middle being white
+_BLUE = (33.0, 102.0, 172.0)
+_RED = (178.0, 24.0, 43.0)
+#: a band of about this many values is mapped at a time, so it stays in cache
+_BAND_ELEMS = 64 * 1024
 
 
-def _to_u8(v: np.ndarray) -> np.ndarray:
-    """float 0..1 (already clipped) -> uint8, rounded."""
-    out = np.multiply(v, np.float32(255.0), dtype=np.float32)
-    out += np.float32(0.5)
-    return out.astype(np.uint8)
+class _Scratch:
+    """Per-thread band buffers (allocating big temporaries per band would cost page faults)."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.f = [np.empty(shape, np.float32) for _ in range(4)]
+        self.u8 = np.empty(shape, np.uint8)
+
+    def take(self, x: np.ndarray, i: int = 0) -> np.ndarray:
+        return self.f[i][: x.shape[0]]
 
 
-def _grey_rgb(g8: np.ndarray) -> np.ndarray:
-    rgb = np.empty(g8.shape + (3,), np.uint8)
-    rgb[...] = g8[:, :, None]
-    return rgb
+def _map_affine(x, scale: float, offset: float, absolute: bool, rgb, scratch: _Scratch) -> None:
+    """``rgb = clip(x * scale + offset, 0, 255)`` truncated to uint8 (``offset`` carries
+    the +0.5 that makes truncation round); grey ``(n, W)`` is written to all three channels."""
+    t = scratch.take(x)
+    if absolute:
+        np.abs(x, out=t)
+        t *= np.float32(scale)
+    else:
+        np.multiply(x, np.float32(scale), out=t)
+    t += np.float32(offset)
+    np.clip(t, 0.0, 255.0, out=t)
+    if t.ndim == 3:
+        np.copyto(rgb, t, casting="unsafe")
+        return
+    u8 = scratch.u8[: x.shape[0]]
+    np.copyto(u8, t, casting="unsafe")
+    for c in range(3):
+        rgb[:, :, c] = u8
+
+
+def _map_diverging(x, inv_m: float, rgb, scratch: _Scratch) -> None:
+    """Blue-white-red: ``255 + (blue - 255) * max(-t, 0) + (red - 255) * max(t, 0)`` per
+    channel, with ``t = x / m`` in -1..1 (the formula :func:`diverging_lut` samples)."""
+    pos, neg, v, tmp = (scratch.take(x, i) for i in range(4))
+    u8 = scratch.u8[: x.shape[0]]
+    np.multiply(x, np.float32(inv_m), out=neg)
+    np.clip(neg, -1.0, 1.0, out=neg)
+    np.maximum(neg, np.float32(0.0), out=pos)
+    np.minimum(neg, np.float32(0.0), out=neg)
+    for c in range(3):
+        # with t in -1..1 this stays inside 0.5..255.5: no clipping needed before the cast
+        np.multiply(pos, np.float32(_RED[c] - 255.0), out=v)
+        np.multiply(neg, np.float32(255.0 - _BLUE[c]), out=tmp)
+        v += tmp
+        v += np.float32(255.5)
+        np.copyto(u8, v, casting="unsafe")  # truncating cast: the +0.5 above rounds
+        rgb[:, :, c] = u8
 
 
 def to_display(raw, mode: str = "clip") -> Display:
@@ -347,25 +387,39 @@ def to_display(raw, mode: str = "clip") -> Display:
         a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
         lo, hi = float(a.min()), float(a.max())
     signed = lo < 0.0
-    if mode == "clip":
-        v, vmin, vmax = np.clip(a, 0.0, 1.0), 0.0, 1.0
-    elif mode == "abs":
-        v, vmin, vmax = np.minimum(np.abs(a), np.float32(1.0)), 0.0, 1.0
-    elif mode == "normalize":
-        span = hi - lo
-        v = (a - np.float32(lo)) * np.float32(1.0 / span) if span > 0 else np.zeros_like(a)
-        np.clip(v, 0.0, 1.0, out=v)
-        vmin, vmax = lo, hi
-    else:  # diverging
+    if mode == "diverging":
         m = max(abs(lo), abs(hi))
-        scale = np.float32(127.5 / m) if m > 0 else np.float32(0.0)
-        idx = a * scale
-        idx += np.float32(128.0)  # -m -> 0.5, 0 -> 128, +m -> 255.5
-        np.clip(idx, 0.0, 255.0, out=idx)
-        rgb = _LUT[idx.astype(np.uint8)]
-        return Display(np.ascontiguousarray(rgb), -m, m, mode, signed)
-    u8 = _to_u8(v)
-    rgb = np.ascontiguousarray(u8) if u8.ndim == 3 else _grey_rgb(u8)
+        vmin, vmax = -m, m
+
+        def band_map(x, out, scratch):
+            _map_diverging(x, 1.0 / m if m > 0 else 0.0, out, scratch)
+
+    else:
+        if mode == "normalize":
+            span = hi - lo
+            scale = 255.0 / span if span > 0 else 0.0
+            offset = 0.5 - lo * scale if span > 0 else 0.0
+            vmin, vmax = lo, hi
+        else:  # clip, abs: 0..1
+            scale, offset, vmin, vmax = 255.0, 0.5, 0.0, 1.0
+
+        def band_map(x, out, scratch):
+            _map_affine(x, scale, offset, mode == "abs", out, scratch)
+
+    h, w = a.shape[:2]
+    rgb = np.empty((h, w, 3), np.uint8)
+    band = max(1, _BAND_ELEMS // (w * (a.shape[2] if a.ndim == 3 else 1)))
+
+    def run(r0: int, r1: int) -> None:
+        scratch = _Scratch((min(band, r1 - r0),) + a.shape[1:])
+        for b0 in range(r0, r1, band):
+            b1 = min(b0 + band, r1)
+            band_map(a[b0:b1], rgb[b0:b1], scratch)
+
+    if a.size >= 400_000:
+        for_row_halves(h, run)
+    else:
+        run(0, h)
     return Display(rgb, float(vmin), float(vmax), mode, signed)
 
 

@@ -316,8 +316,12 @@ def _executor() -> ThreadPoolExecutor:
         return _POOL
 
 
-def _split_rows(rows: int, run) -> None:
-    """Call ``run(r0, r1)`` over ``[0, rows)``, split in two halves on two threads if worth it."""
+def for_row_halves(rows: int, run) -> None:
+    """Call ``run(r0, r1)`` over ``[0, rows)`` split in two halves on two threads (numpy
+    releases the GIL), or once over everything on a single-CPU machine.
+
+    For work on large arrays only: a thread hand-over costs some tens of microseconds.
+    """
     if rows >= 2 and _threads() > 1:
         mid = rows // 2
         fut = _executor().submit(run, mid, rows)
@@ -364,7 +368,7 @@ def _correlate_plane(
                     np.add(o, t, out=o)
 
     if out.size >= _THREAD_MIN:
-        _split_rows(ho, run)
+        for_row_halves(ho, run)
     else:
         run(0, ho)
 
@@ -386,7 +390,7 @@ def _sum_channels(x: np.ndarray) -> np.ndarray:
     if c == 1:
         out[...] = x[..., 0]
     elif out.size >= _THREAD_MIN:
-        _split_rows(h, run)
+        for_row_halves(h, run)
     else:
         run(0, h)
     return out
@@ -524,7 +528,7 @@ def _flat_correlate(outputs, wp: int, kh: int, kw: int, ho: int, wo: int, bias: 
                     dest[b0:b1] = result
 
     if ho * wo * len(outputs) >= _THREAD_MIN:
-        _split_rows(ho, run)
+        for_row_halves(ho, run)
     else:
         run(0, ho)
 
@@ -930,7 +934,7 @@ def pool2d(
                 np.multiply(o, scale, out=o)
 
     if out.size >= _THREAD_MIN:
-        _split_rows(ho, run)
+        for_row_halves(ho, run)
     else:
         run(0, ho)
     return out

@@ -206,3 +206,35 @@ def test_save_output(tmp_path):
         np.testing.assert_array_equal(np.asarray(im), imaging.to_display(RAW, "diverging").rgb)
     with pytest.raises(ValueError, match="empty"):
         imaging.save_output(tmp_path / "e.png", np.zeros((0, 3)), "clip")
+
+
+@pytest.mark.parametrize("shape", [(700, 650), (300, 500, 3)])
+@pytest.mark.parametrize("mode", imaging.DISPLAY_MODES)
+def test_display_big_arrays_match_a_plain_mapping(shape, mode):
+    """The banded, two-thread mapping equals the formula written out on the whole array."""
+    raw = RNG.standard_normal(shape).astype(np.float32) * 2
+    d = imaging.to_display(raw, mode)
+    x = raw.astype(np.float64)
+    if mode == "diverging":
+        if x.ndim == 3:
+            x = raw.mean(axis=2, dtype=np.float32).astype(np.float64)  # channels averaged
+        m = np.abs(x).max()
+        t = np.clip(x / m, -1, 1)
+        blue, red = np.array([33, 102, 172]), np.array([178, 24, 43])
+        x3 = (
+            255
+            + (blue - 255) * np.maximum(-t, 0)[..., None]
+            + (red - 255) * np.maximum(t, 0)[..., None]
+        )
+        np.testing.assert_allclose(d.rgb, np.floor(x3 + 0.5), atol=1)
+        assert (d.vmin, d.vmax) == pytest.approx((-m, m))
+        return
+    if mode == "normalize":
+        x = (x - x.min()) / (x.max() - x.min())
+    elif mode == "abs":
+        x = np.abs(x)
+    expected = np.floor(np.clip(x, 0, 1) * 255 + 0.5)
+    if expected.ndim == 2:
+        expected = np.repeat(expected[:, :, None], 3, axis=2)
+    np.testing.assert_allclose(d.rgb, expected, atol=1)
+    assert np.mean(d.rgb != expected) < 1e-3  # off by one only at rounding ties
