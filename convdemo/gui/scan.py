@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from PyQt6.QtCore import QRectF, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PyQt6.QtCore import QLineF, QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen
 from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -151,19 +151,32 @@ def _short(v: float) -> str:
 PLANE_TINT = {0: (255, 70, 70), 1: (60, 200, 60), 2: (80, 120, 255)}
 
 
+def _qimage(rgb: np.ndarray) -> QImage:
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
 class ScanCanvas(QWidget):
-    """Draws a :class:`ScanModel`: input planes on top, output grid(s) below."""
+    """Draws a :class:`ScanModel`: input planes on top, output grid(s) below.
+
+    Each grid is one small image drawn scaled up without smoothing (one pixel per cell),
+    plus one batch of grid lines, so a frame costs about a millisecond, not one call per cell.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("scanCanvas")
         self.model: ScanModel | None = None
         self.scale = 1.0  # output colour scale, symmetric
+        self._planes: list[QImage] = []
+        self._lut = imaging.diverging_lut()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(300, 200)
 
     def set_model(self, model: ScanModel | None) -> None:
         self.model = model
+        self._planes = []
         if model is not None:
             # the colour scale of the output grid: the engine's output range on the same copy
             s = model.settings
@@ -172,16 +185,45 @@ class ScanCanvas(QWidget):
                              channels="separate" if s.channels == "separate" else "sum")
             self.scale = float(np.abs(ref).max()) if ref.size else 1.0
             self.scale = self.scale or 1.0
+            planes = 1 if model.copy.ndim == 2 else model.copy.shape[2]
+            for p in range(planes):
+                values, _mask = model.padded_plane(p)
+                tint = np.array(PLANE_TINT.get(p) if planes == 3 else (255, 255, 255),
+                                dtype=np.float32)
+                rgb = np.clip(values, 0, 1)[:, :, None] * tint
+                self._planes.append(_qimage((rgb + 0.5).astype(np.uint8)))
         self.update()
+
+    def output_rgb(self, grid: int) -> np.ndarray:
+        """The output grid as colours: diverging for computed cells, light grey for pending."""
+        m = self.model
+        out = m.output if m.output.ndim == 2 else m.output[:, :, grid]
+        pending = np.isnan(out)
+        idx = np.clip(np.rint((np.nan_to_num(out) / self.scale + 1) / 2 * 255), 0, 255)
+        rgb = self._lut[idx.astype(np.intp)]
+        rgb[pending] = 221
+        return rgb
+
+    def _grid_lines(self, painter: QPainter, x0: float, y0: float, rows: int, cols: int,
+                    cell: float) -> None:
+        if cell < 5:
+            return
+        lines = [QLineF(x0, y0 + r * cell, x0 + cols * cell, y0 + r * cell)
+                 for r in range(rows + 1)]
+        lines += [QLineF(x0 + c * cell, y0, x0 + c * cell, y0 + rows * cell)
+                  for c in range(cols + 1)]
+        painter.setPen(QPen(QColor(128, 128, 128, 120), 0))
+        painter.drawLines(lines)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#fafafa"))
         m = self.model
-        if m is None:
+        if m is None or not self._planes:
             painter.end()
             return
-        planes = 1 if m.copy.ndim == 2 else m.copy.shape[2]
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        planes = len(self._planes)
         ph = m.copy.shape[0] + m.pad_top + m.pad_bottom
         pw = m.copy.shape[1] + m.pad_left + m.pad_right
         oh, ow = m.shape[0], m.shape[1]
@@ -198,40 +240,32 @@ class ScanCanvas(QWidget):
         total_w = planes * pw * cell + (planes - 1) * gap * cell
         x_start = (self.width() - total_w) / 2
         where = m.current()
+        shown = where if where is not None else (
+            (m.last.row, m.last.col) if m.last is not None else None)
         k_h, k_w = m.settings.kernel_array().shape[:2]
         names = ("R", "G", "B") if planes == 3 else ("grey",)
+        hatch = QBrush(QColor(255, 255, 255, 150), Qt.BrushStyle.BDiagPattern)
+        y0 = label + 4
         for p in range(planes):
             x0 = x_start + p * (pw + gap) * cell
-            y0 = label + 4
             painter.setPen(QColor("#333"))
+            padded = m.pad_top or m.pad_left or m.pad_bottom or m.pad_right
             painter.drawText(QRectF(x0, 2, pw * cell, label), Qt.AlignmentFlag.AlignCenter,
-                             f"{names[p]} input (padded)" if m.pad_top or m.pad_left else
-                             f"{names[p]} input")
-            values, mask = m.padded_plane(p)
-            tint = PLANE_TINT.get(p) if planes == 3 else (255, 255, 255)
-            for r in range(ph):
-                for c in range(pw):
-                    v = float(np.clip(values[r, c], 0, 1))
-                    colour = QColor(int(tint[0] * v), int(tint[1] * v), int(tint[2] * v))
-                    rect = QRectF(x0 + c * cell, y0 + r * cell, cell, cell)
-                    painter.fillRect(rect, colour)
-                    if mask[r, c]:
-                        painter.fillRect(rect, QBrush(QColor(255, 255, 255, 150),
-                                                      Qt.BrushStyle.BDiagPattern))
-            painter.setPen(QPen(QColor(128, 128, 128, 120), 0))
-            if cell >= 5:
-                for r in range(ph + 1):
-                    painter.drawLine(int(x0), int(y0 + r * cell), int(x0 + pw * cell),
-                                     int(y0 + r * cell))
-                for c in range(pw + 1):
-                    painter.drawLine(int(x0 + c * cell), int(y0), int(x0 + c * cell),
-                                     int(y0 + ph * cell))
+                             f"{names[p]} input" + (" (padded)" if padded else ""))
+            painter.drawImage(QRectF(x0, y0, pw * cell, ph * cell), self._planes[p])
+            # the padded frame, hatched: top, bottom, left and right bands
+            inner = QRectF(x0 + m.pad_left * cell, y0 + m.pad_top * cell,
+                           m.copy.shape[1] * cell, m.copy.shape[0] * cell)
+            for band in (QRectF(x0, y0, pw * cell, m.pad_top * cell),
+                         QRectF(x0, inner.bottom(), pw * cell, m.pad_bottom * cell),
+                         QRectF(x0, inner.top(), m.pad_left * cell, inner.height()),
+                         QRectF(inner.right(), inner.top(), m.pad_right * cell,
+                                inner.height())):
+                if band.width() > 0 and band.height() > 0:
+                    painter.fillRect(band, hatch)
+            self._grid_lines(painter, x0, y0, ph, pw, cell)
             painter.setPen(QPen(QColor("#999"), 1, Qt.PenStyle.DashLine))
-            painter.drawRect(QRectF(x0 + m.pad_left * cell, y0 + m.pad_top * cell,
-                                    m.copy.shape[1] * cell, m.copy.shape[0] * cell))
-            shown = where if where is not None else None
-            if shown is None and m.last is not None:
-                shown = (m.last.row, m.last.col)
+            painter.drawRect(inner)
             if shown is not None:
                 r0 = shown[0] * m.settings.stride
                 c0 = shown[1] * m.settings.stride
@@ -241,32 +275,16 @@ class ScanCanvas(QWidget):
         y_out = label + 4 + (ph + gap) * cell + label
         total_out = out_grids * ow * cell + (out_grids - 1) * gap * cell
         xo_start = (self.width() - total_out) / 2
-        lut = imaging.diverging_lut()
         for g in range(out_grids):
             x0 = xo_start + g * (ow + gap) * cell
             painter.setPen(QColor("#333"))
             title = "output" if out_grids == 1 else f"{names[g]} output"
-            painter.drawText(QRectF(x0 - 40, y_out - label, ow * cell + 80, label),
+            painter.drawText(QRectF(x0 - 60, y_out - label, ow * cell + 120, label),
                              Qt.AlignmentFlag.AlignCenter,
                              f"{title} (blue < 0 < red, ±{self.scale:.2g})")
-            out = m.output if m.output.ndim == 2 else m.output[:, :, g]
-            for r in range(oh):
-                for c in range(ow):
-                    rect = QRectF(x0 + c * cell, y_out + r * cell, cell, cell)
-                    v = out[r, c]
-                    if np.isnan(v):
-                        painter.fillRect(rect, QColor("#ddd"))
-                    else:
-                        i = int(np.clip(round((v / self.scale + 1) / 2 * 255), 0, 255))
-                        painter.fillRect(rect, QColor(*[int(u) for u in lut[i]]))
-            painter.setPen(QPen(QColor(128, 128, 128, 120), 0))
-            if cell >= 5:
-                for r in range(oh + 1):
-                    painter.drawLine(int(x0), int(y_out + r * cell), int(x0 + ow * cell),
-                                     int(y_out + r * cell))
-                for c in range(ow + 1):
-                    painter.drawLine(int(x0 + c * cell), int(y_out), int(x0 + c * cell),
-                                     int(y_out + oh * cell))
+            painter.drawImage(QRectF(x0, y_out, ow * cell, oh * cell),
+                              _qimage(self.output_rgb(g)))
+            self._grid_lines(painter, x0, y_out, oh, ow, cell)
             if m.last is not None:
                 painter.setPen(QPen(QColor("#ffd400"), max(2.0, cell / 4)))
                 painter.drawRect(QRectF(x0 + m.last.col * cell, y_out + m.last.row * cell,
