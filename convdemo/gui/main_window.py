@@ -95,10 +95,6 @@ class MainWindow(QMainWindow):
         self.create_menus()
         self.create_status_bar()
         self.connect_signals()
-        self._schedule_timer = QTimer(self)
-        self._schedule_timer.setSingleShot(True)
-        self._schedule_timer.setInterval(0)
-        self._schedule_timer.timeout.connect(self.schedule)
         self.resize(1280, 800)  # the size the lecture hall projector gets, unless restored
         if restore:
             self.read_settings()
@@ -559,8 +555,6 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         while time.monotonic() < deadline:
             app.processEvents()
-            if self._schedule_timer.isActive():
-                continue
             if self.is_idle():
                 if self.cnn_panel is None:
                     return True
