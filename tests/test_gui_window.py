@@ -339,16 +339,27 @@ def test_save_png_npy_and_copy(window, tmp_path):
     assert (clip.width(), clip.height()) == (raw.shape[1], raw.shape[0])
 
 
-def test_settings_are_restored(make_window, photo):
+def test_settings_are_restored(make_window, photo, monkeypatch):
     first = make_window()
     first.open_image(photo)
     first.apply_preset("sobel-x")
     find(first, QSpinBox, "strideSpin").setValue(3)
     find(first, QComboBox, "borderCombo").setCurrentText("replicate")
     first.kernel_editor.biasEdit.setText("0.25")
+    first.set_input_channel("B")
+    first.resize(1000, 700)
     first.wait_until_idle(10000)
+    saved = bytes(first.saveGeometry())
     first.close()
-    second = make_window()
+    restored = []
+    real_restore = MainWindow.restoreGeometry
+    monkeypatch.setattr(MainWindow, "restoreGeometry",
+                        lambda self, g: restored.append(bytes(g)) or real_restore(self, g))
+    second = MainWindow(first.qsettings)
+    second.worker.shutdown(5)
+    # (the offscreen screen is 800x600, so Qt clamps the size itself; check what it was given)
+    assert restored == [saved]
+    assert second.channel_acts["B"].isChecked()
     assert second.last_image_path() == photo.resolve()
     np.testing.assert_allclose(second.kernel_editor.kernel(), kernels.PRESETS["sobel-x"].array())
     assert second.kernel_editor.bias() == 0.25
