@@ -98,7 +98,7 @@ def _table(a: np.ndarray, padded: np.ndarray | None = None, digits: int = 2) -> 
             + "".join(rows) + "</table>")
 
 
-def describe_html(ins: Inspection, output_value: str = "") -> str:
+def describe_html(ins: Inspection, output_value: str = "", in_view: float | None = None) -> str:
     """The inspection as HTML: the kernel, then per channel input and products, the sums.
 
     Table cells show 2 decimals; the sums show 4, so they can be checked against the view.
@@ -109,6 +109,8 @@ def describe_html(ins: Inspection, output_value: str = "") -> str:
     colours = {"R": "#b00000", "G": "#007000", "B": "#0030c0"}
     same_kernel = all(np.array_equal(ins.kernel[:, :, 0], ins.kernel[:, :, i]) for i in range(C))
     head = f"<b>output pixel<br>row {ins.row}, col {ins.col}</b>"
+    if in_view is not None:
+        head += f"<br>in the view: <b>{_num(in_view, 4)}</b>"
     if ins.padded.any():
         head += "<br><i>grey cells: padding</i>"
     parts = [f"<table cellspacing='3'><tr><td valign='middle'>{head}</td>"]
@@ -118,6 +120,26 @@ def describe_html(ins: Inspection, output_value: str = "") -> str:
         parts.append(f"<td valign='middle'>{what}</td>"
                      f"<td>{_table(ins.kernel[:, :, 0], digits=3)}</td>")
     parts.append("</tr></table>")
+    # the conclusion first (it stays in sight in a short panel), the arithmetic below it
+    bias = f" + bias {_num(ins.bias, 4)}" if ins.bias else ""
+    if ins.separate:
+        for i, name in enumerate(names):
+            line = f"{name}: Σ {_num(float(ins.channel_sums[i]), 4)}{bias}"
+            if ins.relu:
+                line += " → ReLU"
+            parts.append(f"{line} = <b>{_num(ins.outputs[i], 4)}</b><br>")
+    else:
+        if C > 1:
+            terms = " + ".join(_num(float(s), 4) for s in ins.channel_sums)
+            line = f"total = {terms}{bias}"
+        else:
+            line = f"sum of the products{bias}"
+        if ins.relu:
+            line += f" = {_num(ins.total, 4)} → ReLU"
+        parts.append(f"<span style='font-size:large'>{line} = <b>{_num(ins.outputs[0], 4)}</b>"
+                     "</span><br>")
+    if output_value:
+        parts.append(html.escape(output_value))
     parts.append("<table cellspacing='3'>")
     for i, name in enumerate(names):
         colour = colours.get(name, "#000")
@@ -133,25 +155,6 @@ def describe_html(ins: Inspection, output_value: str = "") -> str:
             f"<td valign='middle'>Σ&nbsp;<b>{_num(float(ins.channel_sums[i]), 4)}</b></td></tr>"
         )
     parts.append("</table>")
-    bias = f" + bias {_num(ins.bias, 4)}" if ins.bias else ""
-    if ins.separate:
-        for i, name in enumerate(names):
-            line = f"{name}: {_num(float(ins.channel_sums[i]), 4)}{bias}"
-            if ins.relu:
-                line += " → ReLU"
-            parts.append(f"{line} = <b>{_num(ins.outputs[i], 4)}</b><br>")
-    else:
-        if C > 1:
-            terms = " + ".join(_num(float(s), 4) for s in ins.channel_sums)
-            line = f"total = {terms}{bias}"
-        else:
-            line = f"sum{bias}"
-        if ins.relu:
-            line += f" = {_num(ins.total, 4)} → ReLU"
-        parts.append(f"<span style='font-size:large'>{line} = <b>{_num(ins.outputs[0], 4)}</b>"
-                     "</span><br>")
-    if output_value:
-        parts.append(html.escape(output_value))
     return "".join(parts)
 
 
@@ -192,9 +195,4 @@ class InspectorPanel(QWidget):
     def show_inspection(self, ins: Inspection, output_value: float | None, note: str = "") -> None:
         self.inspection = ins
         self.output_value = output_value
-        shown = ""
-        if output_value is not None:
-            shown = f"output value in the view: {_num(output_value, 4)}"
-        if note:
-            shown += ("  " if shown else "") + note
-        self.label.setText(describe_html(ins, shown))
+        self.label.setText(describe_html(ins, note, output_value))
