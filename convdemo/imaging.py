@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from convdemo.ops import for_row_halves
+from convdemo.ops import for_rows
 
 __all__ = [
     "DISPLAY_MODES",
@@ -417,7 +417,7 @@ def to_display(raw, mode: str = "clip") -> Display:
             band_map(a[b0:b1], rgb[b0:b1], scratch)
 
     if a.size >= 400_000:
-        for_row_halves(h, run)
+        for_rows(h, run)
     else:
         run(0, h)
     return Display(rgb, float(vmin), float(vmax), mode, signed)

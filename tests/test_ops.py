@@ -304,3 +304,9 @@ def test_output_shape_bad_arguments():
         ops.output_shape((4, 4, 3), (3, 3, 2))
     with pytest.raises(ValueError, match="padding"):
         ops.pad_amounts(5, 3, 1, "bogus")
+
+
+def test_docstring_examples():
+    import doctest
+
+    assert doctest.testmod(ops).failed == 0
