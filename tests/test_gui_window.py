@@ -536,3 +536,20 @@ def test_a_bug_in_a_slot_is_reported_not_fatal(window, monkeypatch, capsys):
         sys.excepthook(*sys.exc_info())
     assert "Internal error: RuntimeError: boom" in window.statusBar().currentMessage()
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_no_apply_button_and_display_follows_presets_until_chosen(window):
+    from PyQt6.QtWidgets import QPushButton
+
+    assert not [b for b in window.findChildren(QPushButton) if "apply" in b.text().lower()]
+    display = find(window, QComboBox, "displayCombo")
+    window.apply_preset("edge")  # zero-sum: half the values are negative
+    assert display.currentText() == "diverging"
+    assert shown(window).min() < 0
+    window.apply_preset("blur")
+    assert display.currentText() == "clip"
+    display.setCurrentText("normalize")
+    display.activated.emit(display.currentIndex())  # as a user's pick
+    window.apply_preset("edge")
+    assert display.currentText() == "normalize"
+    assert window.full_outcome.request.settings.display == "normalize"
