@@ -552,4 +552,5 @@ def test_no_apply_button_and_display_follows_presets_until_chosen(window):
     display.activated.emit(display.currentIndex())  # as a user's pick
     window.apply_preset("edge")
     assert display.currentText() == "normalize"
+    shown(window)
     assert window.full_outcome.request.settings.display == "normalize"
