@@ -408,8 +408,10 @@ def test_model_choice_is_restored(make_window):
     assert second.cnn_panel.current_model_name() == "fashion"
 
 
-def test_screenshot_flag_renders_1280x800(tmp_path):
-    """`python -m convdemo --preset edge --screenshot` in a fresh process (offscreen)."""
+@pytest.mark.parametrize("scale", ["1", "2"])
+def test_screenshot_flag_renders_1280x800(tmp_path, scale):
+    """`python -m convdemo --preset edge --screenshot` in a fresh process (offscreen), also
+    on a high-DPI screen (QT_SCALE_FACTOR=2): the picture is still 1280x800."""
     import os
     import subprocess
     import sys
@@ -417,6 +419,7 @@ def test_screenshot_flag_renders_1280x800(tmp_path):
     out = tmp_path / "shot.png"
     repo = Path(__file__).resolve().parent.parent
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path),
+           "QT_SCALE_FACTOR": scale,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
     run = subprocess.run([sys.executable, "-m", "convdemo", "--preset", "edge", "--screenshot",
                           str(out)], capture_output=True, text=True, timeout=120, env=env,
