@@ -154,6 +154,8 @@ def image_from_pil(pil_image: Image.Image, *, max_pixels: int | None = None) -> 
     if frames > 1:
         im.seek(0)
         notes.append(f"used the first frame of {frames}")
+    if im.mode in ("RGB", "RGBA") and _deep_colour(im):
+        notes.append("16-bit colour read as 8-bit (Pillow keeps 8 bits per colour channel)")
     im.load()
     orientation = im.getexif().get(0x0112, 1) if hasattr(im, "getexif") else 1
     if orientation not in (None, 1):
@@ -180,6 +182,16 @@ def image_from_pil(pil_image: Image.Image, *, max_pixels: int | None = None) -> 
         )
     arr = np.ascontiguousarray(np.clip(arr, 0.0, 1.0, out=arr), dtype=np.float32)
     return LoadedImage(arr, tuple(notes))
+
+
+def _deep_colour(im: Image.Image) -> bool:
+    """Whether a not-yet-loaded RGB(A) image is stored with 16 bits per channel."""
+    for tile in getattr(im, "tile", None) or ():
+        args = tile[3] if len(tile) > 3 else None
+        raw = args if isinstance(args, str) else (args[0] if args else None)
+        if isinstance(raw, str) and ";16" in raw:
+            return True
+    return False
 
 
 def _pil_to_float(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:

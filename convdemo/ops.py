@@ -1029,7 +1029,17 @@ def pool2d_reference(
 
 
 def relu(x) -> np.ndarray:
-    """``max(x, 0)`` elementwise, as float32 of the same shape (NaN stays NaN)."""
+    """Rectified linear unit, ``max(x, 0)`` elementwise.
+
+    Parameters
+    ----------
+    x : array_like, any shape
+
+    Returns
+    -------
+    numpy.ndarray, float32, same shape as ``x``
+        A new array; NaN stays NaN.
+    """
     a = np.asarray(x)
     if not np.issubdtype(a.dtype, np.floating):
         a = a.astype(np.float32)

@@ -121,6 +121,10 @@ def _check(settings: Settings) -> None:
         )
     if settings.pool not in POOL_MODES:
         raise ValueError(f"pool must be one of {', '.join(POOL_MODES)}, not {settings.pool!r}")
+    if settings.display not in imaging.DISPLAY_MODES:
+        raise ValueError(
+            f"display must be one of {', '.join(imaging.DISPLAY_MODES)}, not {settings.display!r}"
+        )
 
 
 def output_shapes(image_shape: tuple, settings: Settings) -> tuple[tuple, tuple | None]:

@@ -238,3 +238,32 @@ def test_display_big_arrays_match_a_plain_mapping(shape, mode):
         expected = np.repeat(expected[:, :, None], 3, axis=2)
     np.testing.assert_allclose(d.rgb, expected, atol=1)
     assert np.mean(d.rgb != expected) < 1e-3  # off by one only at rounding ties
+
+
+def _write_png48(path, data: np.ndarray) -> None:
+    """A 16-bit-per-channel RGB PNG, written by hand (Pillow cannot write one)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    h, w, _ = data.shape
+    rows = b"".join(b"\0" + data[r].astype(">u2").tobytes() for r in range(h))
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)  # 16 bits, colour type 2 (RGB)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_16_bit_colour_noted(tmp_path):
+    data = (RNG.random((4, 5, 3)) * 65535).astype(np.uint16)
+    _write_png48(tmp_path / "deep.png", data)
+    img = imaging.load_image(tmp_path / "deep.png")
+    assert img.array.shape == (4, 5, 3)
+    np.testing.assert_allclose(img.array, data / 65535.0, atol=1 / 255)
+    assert any("16-bit colour" in n for n in img.notes)

@@ -310,3 +310,22 @@ def test_docstring_examples():
     import doctest
 
     assert doctest.testmod(ops).failed == 0
+
+
+def test_non_contiguous_and_other_dtype_inputs():
+    img = RNG.random((20, 30, 3))  # float64
+    k = RNG.standard_normal((3, 3))
+    for view in (img[::2, ::-1], img.astype(np.float32)[::2, ::-1]):  # strided, reversed
+        for kwargs in ({}, {"padding": "same", "border": "wrap"}, {"channels": "separate"}):
+            expected = ops.conv2d(np.ascontiguousarray(view, dtype=np.float32), k, **kwargs)
+            np.testing.assert_allclose(
+                ops.conv2d(view, k, **kwargs), expected, rtol=1e-6, atol=1e-6
+            )
+        kk = RNG.standard_normal((2, 3, 3))
+        expected = ops.conv2d(np.ascontiguousarray(view, dtype=np.float32), kk)
+        np.testing.assert_allclose(ops.conv2d(view, kk), expected, rtol=1e-6, atol=1e-6)
+    fortran = np.asfortranarray(img[:, :, 0])
+    np.testing.assert_array_equal(
+        ops.conv2d(fortran, k), ops.conv2d(np.ascontiguousarray(fortran), k)
+    )
+    np.testing.assert_array_equal(ops.pool2d(view, 2), ops.pool2d(np.ascontiguousarray(view), 2))

@@ -67,7 +67,7 @@ def test_settings_are_frozen_and_hashable():
         s.stride = 3  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("field", ["channels", "pool"])
+@pytest.mark.parametrize("field", ["channels", "pool", "display"])
 def test_bad_settings(field):
     with pytest.raises(ValueError, match=field):
         pipeline.run(IMG, Settings().replace(**{field: "bogus"}))
