@@ -144,9 +144,22 @@ def image_from_pil(pil_image: Image.Image, *, max_pixels: int | None = None) -> 
     """Convert a Pillow image (e.g. pasted from the clipboard) with the rules of
     :func:`load_image`.
 
+    Parameters
+    ----------
+    pil_image : PIL.Image.Image
+        Any mode; an animation is read at its first frame.
+    max_pixels : int, optional
+        As for :func:`load_image`.
+
     Returns
     -------
     LoadedImage
+        float32 ``(H, W)`` or ``(H, W, 3)`` in 0..1, C-contiguous, and notes on what changed.
+
+    Raises
+    ------
+    ValueError
+        If the image has no pixels.
     """
     notes: list[str] = []
     im = pil_image

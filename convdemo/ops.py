@@ -270,9 +270,28 @@ def output_shape(in_shape, kernel_shape, *, stride=1, padding="valid", channels=
 def pool_output_shape(in_shape, size=2, *, stride=None, padding="valid", ceil_mode=False) -> tuple:
     """The shape :func:`pool2d` would return, without computing anything.
 
-    ``(H', W')`` or ``(H', W', C)``; per axis ``floor((n + 2p - k) / s) + 1`` (``ceil`` with
-    ``ceil_mode``, dropping a last window that would start in the bottom/right padding),
-    ``ceil(n / s)`` for ``"same"``, 0 when the window does not fit.
+    Parameters
+    ----------
+    in_shape : tuple
+        ``(H, W)`` or ``(H, W, C)``.
+    size, stride, padding, ceil_mode
+        As for :func:`pool2d`.
+
+    Returns
+    -------
+    tuple
+        ``(H', W')`` or ``(H', W', C)``. Per axis of length ``n`` with window ``k`` and
+        stride ``s``: ``floor((n - k) / s) + 1`` for ``"valid"``; ``ceil(n / s)`` for
+        ``"same"``; ``floor((n + 2p - k) / s) + 1`` for an int ``p``, or with ``ceil_mode``
+        ``ceil((n + 2p - k) / s) + 1`` less one if that last window would start in the
+        bottom/right padding. 0 when the window does not fit.
+
+    Examples
+    --------
+    >>> pool_output_shape((5, 5), 2), pool_output_shape((5, 5), 2, padding="same")
+    ((2, 2), (3, 3))
+    >>> pool_output_shape((5, 5, 8), 2, ceil_mode=True)
+    (3, 3, 8)
     """
     in_shape = tuple(int(d) for d in in_shape)
     if len(in_shape) not in (2, 3) or min(in_shape) < 0:
