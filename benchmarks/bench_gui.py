@@ -113,7 +113,14 @@ def child_launch(t0: float) -> None:
     ok = window.wait_until_idle(60000)
     elapsed = time.time() - t0
     panel = window.cnn_panel
-    status = panel.status_text() if panel is not None and hasattr(panel, "status_text") else ""
+    status = "no CNN panel"
+    if panel is not None:
+        from PyQt6.QtWidgets import QWidget
+
+        chart = panel.findChild(QWidget, "probabilityChart")
+        top = chart.top_index() if chart is not None and hasattr(chart, "top_index") else None
+        status = (f"model {panel.current_model_name()}, prediction shown (top class {top})"
+                  if top is not None else f"no prediction: {panel.status_text()}")
     print(f"{elapsed:.4f} {int(ok)} {status!r}")
     window.close()
 
