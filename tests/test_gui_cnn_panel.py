@@ -72,12 +72,24 @@ def ellipse(cx, cy, rx, ry, n=24):
     return [(cx + rx * np.sin(t), cy - ry * np.cos(t)) for t in np.linspace(0, 2 * np.pi, n)]
 
 
-#: digits as a person draws them with a mouse, in canvas fractions
+def arc(cx, cy, rx, ry, t0, t1, n=12):
+    """Points on an ellipse from turn t0 to t1, clockwise from 12 o'clock."""
+    t = 2 * np.pi * np.linspace(t0, t1, n)
+    return [(cx + rx * np.sin(a), cy - ry * np.cos(a)) for a in t]
+
+
+#: all ten digits as a person draws them with a mouse (canvas fractions), one or two strokes
 DIGIT_STROKES = {
     0: [ellipse(0.5, 0.5, 0.22, 0.34)],
     1: [[(0.52, 0.15), (0.50, 0.85)]],
-    7: [[(0.25, 0.18), (0.75, 0.18), (0.42, 0.85)]],
+    2: [arc(0.5, 0.35, 0.2, 0.18, -0.2, 0.3) + [(0.28, 0.82), (0.75, 0.82)]],
+    3: [arc(0.48, 0.32, 0.2, 0.15, -0.2, 0.5) + arc(0.48, 0.66, 0.22, 0.18, 0.0, 0.7)[1:]],
     4: [[(0.55, 0.15), (0.25, 0.6), (0.75, 0.6)], [(0.6, 0.35), (0.6, 0.88)]],
+    5: [[(0.7, 0.18), (0.35, 0.18), (0.32, 0.45)] + arc(0.48, 0.63, 0.22, 0.2, -0.15, 0.72)],
+    6: [[(0.62, 0.15), (0.38, 0.5)] + arc(0.5, 0.66, 0.19, 0.19, 0.75, 1.75, 20)],
+    7: [[(0.25, 0.18), (0.75, 0.18), (0.42, 0.85)]],
+    8: [arc(0.5, 0.32, 0.16, 0.15, 0.5, 1.5, 16), arc(0.5, 0.68, 0.2, 0.18, 0, 1, 18)],
+    9: [arc(0.5, 0.34, 0.18, 0.17, 0.25, 1.25, 18) + [(0.66, 0.85)]],
 }
 
 
