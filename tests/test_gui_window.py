@@ -244,6 +244,20 @@ def test_dropped_file_loads(window, qtbot, tmp_path):
     assert shown(window).shape == (18, 28)
 
 
+def test_a_file_dropped_on_a_kernel_cell_opens_it(window, qtbot, tmp_path):
+    dropped = tmp_path / "onto-cell.png"
+    Image.fromarray(np.full((15, 25), 200, np.uint8)).save(dropped)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(dropped))])
+    mime.setText(str(dropped))  # file managers add the path as text too
+    cell = find(window, QLineEdit, "kernelCell_0_0")
+    before = cell.text()
+    with qtbot.waitSignal(window.imageLoaded, timeout=5000):
+        _drop(cell, mime)
+    assert window.image.shape == (15, 25)
+    assert cell.text() == before and not cell.property("invalid")
+
+
 def test_broken_drop_keeps_the_image(window, qtbot, tmp_path):
     before = window.image
     bad = tmp_path / "notes.png"

@@ -98,6 +98,7 @@ class KernelGrid(QWidget):
                 cell.setObjectName(f"kernelCell_{self._prefix}{r}_{c}")
                 cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
                 cell.setFixedWidth(width)
+                cell.setAcceptDrops(False)  # a dropped photo goes to the window, not in here
                 cell.setAccessibleName(f"kernel row {r + 1} column {c + 1}")
                 cell.textChanged.connect(lambda text, r=r, c=c: self._edited(r, c, text))
                 self._layout.addWidget(cell, r, c)

@@ -303,9 +303,12 @@ class MainWindow(QMainWindow):
         if self.cnn_panel is not None:
             self.cnn_panel.filterChosen.connect(self.use_filter)
             self.cnn_panel.modelChanged.connect(self._model_changed)
-        for view in (self.input_pane.graphics, self.output_pane.graphics):
-            view.setAcceptDrops(False)  # let drops reach the window
-            view.viewport().setAcceptDrops(False)
+        # Image drops land on the window wherever they are aimed: a child that accepts drops
+        # (a QLineEdit takes a dropped file's path as text) would keep them from it. Qt passes
+        # a drag up to the nearest ancestor that accepts drops: the window.
+        for child in self.findChildren(QWidget):
+            if child.acceptDrops():
+                child.setAcceptDrops(False)
 
     # ================================================================ images in
     def open_dialog(self) -> None:
