@@ -571,3 +571,14 @@ def test_no_apply_button_and_display_follows_presets_until_chosen(window):
     assert display.currentText() == "normalize"
     shown(window)
     assert window.full_outcome.request.settings.display == "normalize"
+
+
+def test_one_to_one_and_input_pixel_readout(window):
+    window.actual_size()
+    vb = window.input_pane.view
+    (x0, x1), _ = vb.viewRange()
+    assert x1 - x0 == pytest.approx(vb.width() * window.devicePixelRatioF(), rel=0.02)
+    scene = vb.mapViewToScene(QPointF(5.5, 3.5))
+    window.input_pane.graphics.scene().sigMouseMoved.emit(scene)
+    r, g, b = window.image[3, 5]
+    assert window.pixel_label.text() == f"input (3, 5): R {r:.3f} G {g:.3f} B {b:.3f}"

@@ -288,6 +288,9 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.about_act)
 
     def create_status_bar(self) -> None:
+        self.pixel_label = QLabel(self)
+        self.pixel_label.setObjectName("pixelLabel")
+        self.statusBar().addPermanentWidget(self.pixel_label)
         self.timing_label = QLabel(self)
         self.timing_label.setObjectName("timingLabel")
         self.statusBar().addPermanentWidget(self.timing_label)
@@ -299,6 +302,7 @@ class MainWindow(QMainWindow):
         self.controls.displayCombo.activated.connect(self._display_chosen)
         self.controls.changed.connect(self._request_update)
         self.output_pane.graphics.scene().sigMouseMoved.connect(self._hovered)
+        self.input_pane.graphics.scene().sigMouseMoved.connect(self._input_hovered)
         self.tabs.currentChanged.connect(self._tab_changed)
         if self.cnn_panel is not None:
             self.cnn_panel.filterChosen.connect(self.use_filter)
@@ -687,6 +691,21 @@ class MainWindow(QMainWindow):
         p = vb.mapSceneToView(scene_pos)
         self._hover = (p.x(), p.y())
         self._inspect_at(p.x(), p.y())
+
+    def _input_hovered(self, scene_pos) -> None:
+        """The input value under the mouse, in the status bar."""
+        if self.image is None:
+            return
+        p = self.input_pane.view.mapSceneToView(scene_pos)
+        row, col = int(np.floor(p.y())), int(np.floor(p.x()))
+        h, w = self.image.shape[:2]
+        if not (0 <= row < h and 0 <= col < w):
+            self.pixel_label.setText("")
+            return
+        v = self.image[row, col]
+        text = (" ".join(f"{c} {x:.3f}" for c, x in zip("RGB", v, strict=True))
+                if self.image.ndim == 3 else f"{float(v):.3f}")
+        self.pixel_label.setText(f"input ({row}, {col}): {text}")
 
     def inspect_output(self, row: int, col: int) -> bool:
         """Inspect convolution-output pixel (row, col), as hovering it does."""
