@@ -602,11 +602,9 @@ class MainWindow(QMainWindow):
         version (channels = gray), exactly as the network would see it.
         """
         try:
-            source = "a learned filter"
-            if self.cnn_panel is not None:
-                source = f"a learned filter of the {self.cnn_panel.current_model_name()} model"
+            model = self.cnn_panel.current_model_name() if self.cnn_panel is not None else "CNN"
             self.kernel_editor.load_filter(np.asarray(kernel, dtype=np.float64), float(bias),
-                                           source=f"{source} (run on the grey image)")
+                                           source=f"learned {model} filter, run on grey")
         except ValueError as exc:
             self.statusBar().showMessage(f"Cannot use that filter: {exc}", 15000)
             return
@@ -614,8 +612,9 @@ class MainWindow(QMainWindow):
         if self._display_auto:
             fields["display"] = "diverging"  # learned filters give negative values too
         self.controls.set_fields(fields)
-        self.statusBar().showMessage("Loaded the learned filter into the kernel editor; it runs "
-                                     "on the grey image, as the network saw its digits.", 15000)
+        self.statusBar().showMessage(
+            "Loaded the learned filter; it runs on the grey image, as the network saw its "
+            "training images. Turn on ReLU to see what the network passes on.", 20000)
 
     def _model_changed(self, name: str) -> None:
         if self._restore_enabled:
