@@ -131,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
         f"median of {runs} runs after a warm-up"
     )
+    blas = os.environ.get("OPENBLAS_CORETYPE")
+    print(
+        f"channel sum picked at run time: {ops._channel_sum().__name__.strip('_')}"
+        + (f" (OPENBLAS_CORETYPE={blas})" if blas else "")
+    )
     ok = True
 
     big = rng.random((3000, 4000, 3), dtype=np.float32)

@@ -329,3 +329,14 @@ def test_non_contiguous_and_other_dtype_inputs():
         ops.conv2d(fortran, k), ops.conv2d(np.ascontiguousarray(fortran), k)
     )
     np.testing.assert_array_equal(ops.pool2d(view, 2), ops.pool2d(np.ascontiguousarray(view), 2))
+
+
+@pytest.mark.parametrize("method", ["_add_channels", "_matmul_channels"])
+def test_both_channel_sum_methods(monkeypatch, method):
+    """The engine picks the faster channel sum at run time; either must be right."""
+    assert ops._channel_sum() in (ops._add_channels, ops._matmul_channels)
+    monkeypatch.setattr(ops, "_CHANNEL_SUM", getattr(ops, method))
+    img = RNG.standard_normal((40, 50, 3)).astype(np.float32)
+    k = RNG.standard_normal((3, 3))
+    for kwargs in ({}, {"padding": "same", "border": "reflect"}, {"stride": 2}):
+        close(ops.conv2d(img, k, **kwargs), ops.conv2d_reference(img, k, **kwargs), k, img * 3)
