@@ -329,6 +329,17 @@ def test_big_photo_gives_a_preview_then_full(make_window, tmp_path, qtbot, monke
     assert stages[:2] == ["preview", "full"]
     assert window._preview_factor > 1
     np.testing.assert_allclose(shown(window), expected(window), rtol=1e-5, atol=1e-6)
+    # the preview is only worth it while full results are slow on this machine
+    window._seconds_per_mpix = 0.0  # as if full results were instant
+    stages.clear()
+    window.kernel_editor.cell(0, 0).setText("0.5")
+    assert window.wait_until_idle(10000)
+    assert stages == ["full"]
+    window._seconds_per_mpix = 1000.0  # as if they took forever
+    stages.clear()
+    window.kernel_editor.cell(0, 0).setText("0.25")
+    assert window.wait_until_idle(10000)
+    assert stages[0] == "preview"
 
 
 def test_huge_photo_is_downsampled_and_says_so(make_window, photo, monkeypatch):

@@ -45,8 +45,10 @@ from convdemo.gui.worker import ComputeWorker, Outcome, Request, make_preview, p
 APP_TITLE = "ConvDemo"
 #: photos above this many pixels are downsampled on load (and the status bar says so)
 MAX_PIXELS = 40_000_000
-#: a preview is computed first when the photo has more than twice this many pixels
+#: a preview is made for photos with more than twice this many pixels (or the view's pixels)
 PREVIEW_PIXELS = 300_000
+#: ... and used first when the full-resolution result is expected to take longer than this
+PREVIEW_BUDGET_S = 0.025
 MAX_RECENT = 8
 IMAGE_FILTER = (
     "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
@@ -72,6 +74,7 @@ class MainWindow(QMainWindow):
         self._preview: np.ndarray | None = None
         self._preview_factor = 1
         self._input_u8: np.ndarray | None = None
+        self._seconds_per_mpix: float | None = None  # measured cost of full results
         self._generation = 0
         self._done_generation = 0  # the latest generation fully shown (or failed)
         self._shown_key = (0, 0)  # (generation, 0 preview / 1 full) in the output view
@@ -499,8 +502,9 @@ class MainWindow(QMainWindow):
             return
         self._last_settings = settings
         self._generation += 1
-        self.worker.submit(Request(self._generation, self.image, settings, self._preview,
-                                   self._preview_factor))
+        preview = self._preview if self._preview_worth_it() else None
+        self.worker.submit(Request(self._generation, self.image, settings, preview,
+                                   self._preview_factor if preview is not None else 1))
         if self.tabs.currentWidget() is self.scan_panel:
             self.scan_panel.set_source(self.image, settings)
 
@@ -534,6 +538,10 @@ class MainWindow(QMainWindow):
         ms = outcome.seconds * 1000
         self.timing_label.setText(f"{stage} {ms:.0f} ms")
         if outcome.stage == "full":
+            mpix = outcome.request.image.shape[0] * outcome.request.image.shape[1] / 1e6
+            rate = outcome.seconds / max(mpix, 1e-3)
+            old = self._seconds_per_mpix
+            self._seconds_per_mpix = rate if old is None else 0.5 * (old + rate)
             self.full_outcome = outcome
             self._done_generation = max(self._done_generation, gen)
             self.last_error = ""
@@ -892,6 +900,19 @@ class MainWindow(QMainWindow):
     def _per_channel_ok(self) -> bool:
         return (self.image is None or self.image.ndim == 3) and \
             self.controls.channelsCombo.currentText() == "sum"
+
+    def _preview_worth_it(self) -> bool:
+        """Use the preview when the full result is expected to miss the 25 ms budget.
+
+        The cost is measured on this machine (seconds per megapixel of the last full
+        results); until something was measured, every photo with a preview uses it.
+        """
+        if self._preview is None:
+            return False
+        if self._seconds_per_mpix is None:
+            return True
+        mpix = self.image.shape[0] * self.image.shape[1] / 1e6
+        return mpix * self._seconds_per_mpix > PREVIEW_BUDGET_S
 
     def _preview_target(self) -> int:
         pane = self.output_pane.graphics
