@@ -513,10 +513,12 @@ def _taps(k: np.ndarray) -> list[tuple[np.float32 | None, list[tuple[int, int, i
     return out
 
 
-def _accumulate(src, groups, wp: int, m: int, acc, tmp, first: bool) -> bool:
-    """``acc (+)= sum of weight * src[offset : offset + m]`` over ``groups``; returns ``first``."""
+def _accumulate(src, groups, rs: int, cs: int, m: int, acc, tmp, first: bool) -> bool:
+    """``acc (+)= weight * src[a * rs + b * cs :][:m]`` over the cells of ``groups`` (row
+    stride ``rs``, pixel stride ``cs`` in the flat band); returns whether ``acc`` is still
+    unwritten."""
     for scale, cells in groups:
-        slices = [(src[a * wp + b : a * wp + b + m], sign) for a, b, sign in cells]
+        slices = [(src[a * rs + b * cs : a * rs + b * cs + m], sign) for a, b, sign in cells]
         if scale is None:  # weights +-1: straight into acc
             for s, sign in slices:
                 if first:
@@ -578,46 +580,52 @@ def _rows_summed(x: np.ndarray):
     return rows
 
 
-def _flat_correlate(outputs, wp: int, kh: int, kw: int, ho: int, wo: int, bias: float) -> None:
+def _flat_correlate(
+    outputs, wp: int, kh: int, kw: int, ho: int, wo: int, bias: float, cpp: int = 1
+) -> None:
     """Stride-1 correlation, band by band, with every tap a contiguous 1-D slice.
 
-    ``outputs`` is a list of ``(dest, terms)``: ``dest`` is a ``(ho, wo)`` float32 array (or
-    view) to fill with the sum over ``terms`` of ``(rows, taps)``, where ``rows(y0, y1, buf)``
-    returns rows ``[y0, y1)`` of a padded ``(Hp, wp)`` plane as a C-contiguous array and
-    ``taps`` come from :func:`_taps`.
+    ``outputs`` is a list of ``(dest, terms)``: ``dest`` is a ``(ho, wo * cpp)`` float32 array
+    (or view) to fill with the sum over ``terms`` of ``(rows, taps)``, where
+    ``rows(y0, y1, buf)`` returns rows ``[y0, y1)`` of a padded plane of ``wp`` pixels of
+    ``cpp`` interleaved values each, as a C-contiguous ``(y1 - y0, wp * cpp)`` array, and
+    ``taps`` come from :func:`_taps`. With ``cpp > 1`` every channel is filtered on its own
+    (the same weights), straight from interleaved RGB.
 
-    The trick: in a band of ``n`` output rows laid out with the padded width ``wp``, output
-    ``r * wp + c`` reads input ``(r + a) * wp + (c + b)``, so tap ``(a, b)`` is one contiguous
-    slice of the flattened band, offset by ``a * wp + b``. The ``kw - 1`` columns past ``wo``
-    in each row are computed and thrown away (0.1% extra for a 3x3 kernel on a photo); in
-    exchange every ufunc call runs over one long contiguous run that stays in cache.
+    The trick: in a band of ``n`` output rows laid out with the padded width, output
+    ``(r * wp + c) * cpp + ch`` reads input ``((r + a) * wp + c + b) * cpp + ch``, so tap
+    ``(a, b)`` is one contiguous slice of the flattened band, offset by ``(a * wp + b) * cpp``.
+    The ``kw - 1`` columns past ``wo`` in each row are computed and thrown away (0.1% extra
+    for a 3x3 kernel on a photo); in exchange every ufunc call runs over one long contiguous
+    run that stays in cache.
     """
-    band = max(1, min(ho, _BAND_ELEMS // wp))
+    rs = wp * cpp  # values per padded row
+    band = max(1, min(ho, _BAND_ELEMS // rs))
 
     def run(r0: int, r1: int) -> None:
-        src_buf = _scratch(0, ((band + kh - 1) * wp,))
-        acc = _scratch(1, (band * wp,))
-        tmp = _scratch(2, (band * wp,))
+        src_buf = _scratch(0, ((band + kh - 1) * rs,))
+        acc = _scratch(1, (band * rs,))
+        tmp = _scratch(2, (band * rs,))
         for b0 in range(r0, r1, band):
             b1 = min(b0 + band, r1)
             n = b1 - b0
-            m = n * wp - (kw - 1)  # outputs up to the last valid one of the band's last row
+            m = n * rs - (kw - 1) * cpp  # up to the last valid output of the band's last row
             acc_m, tmp_m = acc[:m], tmp[:m]
-            buf = src_buf[: (n + kh - 1) * wp].reshape(n + kh - 1, wp)
+            buf = src_buf[: (n + kh - 1) * rs].reshape(n + kh - 1, rs)
             for dest, terms in outputs:
                 first = True
                 for rows, taps in terms:
                     src = rows(b0, b1 + kh - 1, buf).reshape(-1)
-                    first = _accumulate(src, taps, wp, m, acc_m, tmp_m, first)
+                    first = _accumulate(src, taps, rs, cpp, m, acc_m, tmp_m, first)
                 if first:
                     acc_m.fill(0)
-                result = acc[: n * wp].reshape(n, wp)[:, :wo]
+                result = acc[: n * rs].reshape(n, rs)[:, : wo * cpp]
                 if bias != 0.0:
                     np.add(result, np.float32(bias), out=dest[b0:b1])
                 else:
                     dest[b0:b1] = result
 
-    if ho * wo * len(outputs) >= _THREAD_MIN:
+    if ho * wo * cpp * len(outputs) >= _THREAD_MIN:
         for_rows(ho, run)
     else:
         run(0, ho)
@@ -753,17 +761,24 @@ def _conv_stride1(x, k, pads, border, separate, bias, out) -> None:
     wp = w + pads[1][0] + pads[1][1]
     kh, kw = k.shape[:2]
     ho, wo = out.shape[:2]
+    cpp = 1
     if x.ndim == 2:
         outputs = [(out, [(_plane_source(x, pads, border), _taps(k))])]
+    elif separate and k.ndim == 2:
+        # one kernel for every channel, each filtered on its own: work on the interleaved
+        # pixels directly (no channel is copied out, the result is written in place)
+        cpp = x.shape[2]
+        xs = np.ascontiguousarray(_pad(x, pads, border))
+        src = _rows_of(xs.reshape(xs.shape[0], -1))
+        outputs = [(out.reshape(ho, wo * cpp), [(src, _taps(k))])]
     elif separate:
         outputs = []
         for ch in range(x.shape[2]):
-            kc = k if k.ndim == 2 else k[:, :, ch]
             if padded:
                 src = _plane_source(x[:, :, ch], pads, border)
             else:
                 src = _rows_copied(x, ch)
-            outputs.append((out[:, :, ch], [(src, _taps(kc))]))
+            outputs.append((out[:, :, ch], [(src, _taps(k[:, :, ch]))]))
     elif k.ndim == 2:
         # one kernel for every channel, summed: add the channels first (exact algebra, a
         # third of the work); without padding this happens band by band, in cache
@@ -783,7 +798,7 @@ def _conv_stride1(x, k, pads, border, separate, bias, out) -> None:
                 src = _rows_copied(x, ch)
             terms.append((src, _taps(k[:, :, ch])))
         outputs = [(out, terms)]
-    _flat_correlate(outputs, wp, kh, kw, ho, wo, bias)
+    _flat_correlate(outputs, wp, kh, kw, ho, wo, bias, cpp)
 
 
 def _conv_strided(x, k, strides, pads, border, separate, bias, out) -> None:
