@@ -734,7 +734,7 @@ def conv2d(
     [[5.0, 6.0], [9.0, 10.0]]
     """
     x, k, (sy, sx), pads, border, channels, b, (ho, wo) = _prepare(
-        image, kernel, stride, padding, border, channels, False if flip is False else flip, bias
+        image, kernel, stride, padding, border, channels, flip, bias
     )
     separate = channels == "separate" and x.ndim == 3
     c = x.shape[2] if x.ndim == 3 else 1
