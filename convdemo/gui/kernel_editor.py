@@ -90,7 +90,8 @@ class KernelGrid(QWidget):
                 cell.setParent(None)  # gone from findChild at once, not at the next loop
                 cell.deleteLater()
         self.cells = []
-        width = {1: 64, 3: 60, 5: 44, 7: 38}.get(k, 38)
+        width = {1: 64, 3: 60, 5: 46, 7: 40}.get(k, 40)
+        self._layout.setSpacing(3 if k <= 3 else 2)
         for r in range(k):
             row = []
             for c in range(k):
@@ -98,6 +99,13 @@ class KernelGrid(QWidget):
                 cell.setObjectName(f"kernelCell_{self._prefix}{r}_{c}")
                 cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
                 cell.setFixedWidth(width)
+                if k >= 5:  # 49 cells must fit under the views: smaller text, tighter boxes
+                    font = cell.font()
+                    font.setPointSizeF(font.pointSizeF() * 0.85)
+                    cell.setFont(font)
+                    cell.setTextMargins(0, 0, 0, 0)
+                    cell.setStyleSheet("")
+                    cell.setFixedHeight(cell.fontMetrics().height() + 6)
                 cell.setAcceptDrops(False)  # a dropped photo goes to the window, not in here
                 cell.setAccessibleName(f"kernel row {r + 1} column {c + 1}")
                 cell.textChanged.connect(lambda text, r=r, c=c: self._edited(r, c, text))
@@ -135,6 +143,7 @@ class KernelEditor(QWidget):
 
     changed = pyqtSignal()
     presetApplied = pyqtSignal(str)
+    sizeChanged = pyqtSignal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -142,7 +151,8 @@ class KernelEditor(QWidget):
         self._per_channel_allowed = True
         self._bias = 0.0
         self._loading = False
-        self._source = ""  # e.g. "preset edge" or "digits conv2d filter 7"
+        self._source = ""  # e.g. "learned digits filter, run on grey"
+        self._last_size = 3
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 2, 4, 2)
@@ -403,6 +413,7 @@ class KernelEditor(QWidget):
 
     def _size_chosen(self, index: int) -> None:
         self.resize_kernel(SIZES[index])
+        self.presetCombo.setCurrentIndex(0)  # no longer exactly that preset
 
     def _preset_chosen(self, index: int) -> None:
         name = self.presetCombo.itemData(index)
@@ -440,6 +451,9 @@ class KernelEditor(QWidget):
         if self._loading:
             return
         kernel = self.kernel()
+        if kernel.shape[0] != self._last_size:
+            self._last_size = kernel.shape[0]
+            self.sizeChanged.emit(self._last_size)
         total = kernel.sum()
         if self.per_channel():
             parts = ", ".join(f"{ch} {format_number(float(kernel[..., i].sum()))}"

@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
         bottom = QWidget(self)
         row = QHBoxLayout(bottom)
         row.setContentsMargins(0, 0, 0, 0)
-        editor_scroll = QScrollArea(self)
+        self.editor_scroll = editor_scroll = QScrollArea(self)
         editor_scroll.setWidget(self.kernel_editor)
         editor_scroll.setWidgetResizable(True)
         editor_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -302,6 +302,9 @@ class MainWindow(QMainWindow):
     def connect_signals(self) -> None:
         self.kernel_editor.changed.connect(self._request_update)
         self.kernel_editor.presetApplied.connect(self._preset_display)
+        # new cells are shown (and measured) on the next event-loop turn: measure after that
+        self.kernel_editor.sizeChanged.connect(
+            lambda _k: QTimer.singleShot(0, self._editor_resized))
         self.controls.displayCombo.activated.connect(self._display_chosen)
         self.controls.changed.connect(self._request_update)
         self.output_pane.graphics.scene().sigMouseMoved.connect(self._hovered)
@@ -588,6 +591,13 @@ class MainWindow(QMainWindow):
         self.kernel_editor.set_preset(name)
         self.statusBar().showMessage(f"Kernel: {name} — {kernels.PRESETS[name].description}",
                                      8000)
+
+    def _editor_resized(self) -> None:
+        """A 5x5 or 7x7 grid is wider: give the editor that room (the inspector gives it)."""
+        self.kernel_editor.adjustSize()
+        need = self.kernel_editor.sizeHint().width() + 16
+        self.editor_scroll.setMinimumWidth(min(need, 360))
+        self.editor_scroll.setMaximumWidth(max(260, min(need, 360)))
 
     def _display_chosen(self) -> None:
         self._display_auto = False  # the user picked a display: leave it alone from now on
