@@ -46,6 +46,7 @@ def make_window(qtbot, settings_path):
 
     yield make
     for window in made:
+        window.wait_until_idle(10000)
         window.worker.shutdown(5)
 
 

@@ -904,6 +904,9 @@ class MainWindow(QMainWindow):
             self.write_settings()
         self.scan_panel.pause()
         self.worker.shutdown(2.0)
+        if self.cnn_panel is not None:
+            # let the panel's background prediction land before the widgets are deleted
+            self.cnn_panel.wait_until_idle(2000)
         super().closeEvent(event)
 
     # ================================================================ helpers

@@ -110,6 +110,16 @@ class ComputeWorker(QObject):
         self._thread.join(timeout)
 
     # ---- worker thread ----------------------------------------------------------------
+    def _emit(self, signal, *args) -> None:
+        """Send a result to the GUI thread, unless the window is going away."""
+        with self._cond:
+            if self._stop:
+                return
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the QObject was deleted meanwhile
+            pass
+
     def _newer_waiting(self) -> bool:
         with self._cond:
             return self._pending is not None
@@ -138,7 +148,8 @@ class ComputeWorker(QObject):
                 result = pipeline.run(request.preview, request.settings)
                 with self._cond:
                     self.counters.previews += 1
-                self.finished.emit(Outcome(request, "preview", result, time.perf_counter() - t0))
+                self._emit(self.finished,
+                           Outcome(request, "preview", result, time.perf_counter() - t0))
                 deadline = time.monotonic() + self._full_delay
                 while time.monotonic() < deadline and not self._newer_waiting():
                     time.sleep(0.005)
@@ -150,16 +161,16 @@ class ComputeWorker(QObject):
             result = pipeline.run(request.image, request.settings)
             with self._cond:
                 self.counters.fulls += 1
-            self.finished.emit(Outcome(request, "full", result, time.perf_counter() - t0))
+            self._emit(self.finished, Outcome(request, "full", result, time.perf_counter() - t0))
         except (ValueError, MemoryError) as exc:
             with self._cond:
                 self.counters.errors += 1
-            self.failed.emit(request, _sentence(exc))
+            self._emit(self.failed, request, _sentence(exc))
         except Exception as exc:  # a bug: still shown, with its type, never swallowed
             with self._cond:
                 self.counters.errors += 1
             traceback.print_exc()
-            self.failed.emit(request, f"internal error: {type(exc).__name__}: {exc}")
+            self._emit(self.failed, request, f"internal error: {type(exc).__name__}: {exc}")
 
 
 def _sentence(exc: BaseException) -> str:
