@@ -902,6 +902,7 @@ class CNNPanel(QWidget):
             bias = float(biases[j])
             self.inspect_title.setText(f"<b>{self.layer()} map {j}</b>{stats}, "
                                        "made by this learned filter:")
+            self.inspect_title.setToolTip("")
             self.filter_view.set_filter(kernel, bias)
             self.use_button.setText("Use this filter")
             self.use_button.setToolTip(
@@ -912,9 +913,12 @@ class CNNPanel(QWidget):
             kernel = np.ascontiguousarray(weights[:, :, c, j], dtype=np.float32)
             bias = 0.0
             self.inspect_title.setText(
-                f"<b>{self.layer()} map {j}</b>{stats}. Its filter is 3×3×{cin} (one slice per "
-                f"map of {self._previous_layer()}); shown: the slice for input map {c}, which "
-                "contributes most here:")
+                f"<b>{self.layer()} map {j}</b>{stats}. A 3×3×{cin} filter; shown: its "
+                f"slice for input map {c}, the one contributing most here:")
+            self.inspect_title.setToolTip(
+                f"This filter has one 3×3 slice for each of the {cin} maps of "
+                f"{self._previous_layer()}; the map is the sum of all {cin} slices' outputs, "
+                "plus the bias, through ReLU.")
             self.filter_view.set_filter(kernel, None)
             self.filter_view.bias.setText(f"bias {float(biases[j]):+.3f}")
             self.filter_view.bias.setToolTip("The map's bias, added once to the sum of all "
