@@ -404,3 +404,15 @@ def test_in_the_window_use_this_filter_puts_it_in_the_kernel_cells(qtbot, tmp_pa
             assert parse_number(cell.text()) == pytest.approx(weights[r, c, 0, j], abs=1e-4)
     np.testing.assert_array_equal(window.kernel_editor.kernel(), weights[:, :, 0, j])
     assert biases[j] != 0 and window.kernel_editor.bias() == pytest.approx(float(biases[j]))
+
+
+def test_shipped_deep_model_shows_both_layers(make_panel, qtbot):
+    require(resources.model_path("digits-deep").is_file(), "the shipped digits-deep weights")
+    panel = make_panel("digits-deep")
+    draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[4])
+    assert panel.wait_until_idle(5000)
+    assert panel.chart.labels[panel.chart.top_index()] == "4"
+    assert panel.grid.count() == 32
+    panel.set_layer("conv2d_1")
+    assert panel.grid.count() == 64
+    assert panel.grid.vmax() == pytest.approx(panel._result.activations["conv2d_1"].max())
