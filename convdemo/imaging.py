@@ -21,6 +21,8 @@ __all__ = [
     "Display",
     "LoadedImage",
     "diverging_lut",
+    "diverging_extent",
+    "DIVERGING_PERCENTILE",
     "image_from_pil",
     "load_image",
     "save_output",
@@ -319,6 +321,33 @@ def diverging_lut(n: int = 256) -> np.ndarray:
     return np.clip(np.rint(lut), 0, 255).astype(np.uint8)
 
 
+#: the share of values inside the diverging scale; the strongest 0.5% saturate
+DIVERGING_PERCENTILE = 99.5
+#: the percentile is taken on at most about this many evenly spaced values
+_EXTENT_SAMPLES = 1 << 18
+
+
+def diverging_extent(a: np.ndarray) -> float:
+    """The half-width ``m`` of the diverging scale: the ``DIVERGING_PERCENTILE``-th
+    percentile of ``|a|`` (rank rounded up, so a handful of values gives ``max|a|``), or
+    ``max|a|`` where that percentile is 0 (a mostly-zero result). Big arrays are sampled
+    evenly (every k-th value) so this stays cheap at 12 MP.
+
+    Returns
+    -------
+    float, >= 0
+    """
+    flat = np.asarray(a, dtype=np.float32).reshape(-1)
+    if flat.size == 0:
+        return 0.0
+    step = max(1, flat.size // _EXTENT_SAMPLES)
+    sample = np.abs(flat[::step])
+    m = float(np.percentile(sample, DIVERGING_PERCENTILE, method="higher"))
+    if m <= 0.0:
+        m = float(np.abs(flat).max())
+    return m
+
+
 #: the ends of the diverging map (ColorBrewer RdBu), the middle being white
 _BLUE = (33.0, 102.0, 172.0)
 _RED = (178.0, 24.0, 43.0)
@@ -388,7 +417,9 @@ def to_display(raw, mode: str = "clip") -> Display:
         ``clip``: values clipped to 0..1 (the lecture demo's way). ``normalize``: min to 0,
         max to 1 (a constant result shows black). ``abs``: ``|raw|`` clipped to 0..1.
         ``diverging``: blue (negative) - white (0) - red (positive) on the symmetric scale
-        ``+-max|raw|``; a several-channel result shows the mean of its channels.
+        ``+-m`` with ``m`` from :func:`diverging_extent` (the 99.5th percentile of ``|raw|``,
+        so a few strong edges do not wash everything else out; stronger values saturate);
+        a several-channel result shows the mean of its channels.
 
     Returns
     -------
@@ -413,7 +444,7 @@ def to_display(raw, mode: str = "clip") -> Display:
         lo, hi = float(a.min()), float(a.max())
     signed = lo < 0.0
     if mode == "diverging":
-        m = max(abs(lo), abs(hi))
+        m = diverging_extent(a)
         vmin, vmax = -m, m
 
         def band_map(x, out, scratch):

@@ -179,6 +179,26 @@ def test_display_diverging():
     assert d.rgb[1, 1, 0] > d.rgb[1, 1, 2]  # positive is red
 
 
+def test_diverging_scale_ignores_a_few_outliers():
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(-0.1, 0.1, (200, 300)).astype(np.float32)
+    raw[5, 7], raw[9, 9] = 50.0, -40.0  # two strong edges
+    d = imaging.to_display(raw, "diverging")
+    expected = np.percentile(np.abs(raw), imaging.DIVERGING_PERCENTILE, method="higher")
+    assert d.vmax == pytest.approx(expected) and d.vmin == -d.vmax
+    assert 0.09 < d.vmax < 0.1  # the scale is the bulk's, not the outliers'
+    lut = imaging.diverging_lut()
+    np.testing.assert_array_equal(d.rgb[5, 7], lut[-1])  # outliers saturate at the ends
+    np.testing.assert_array_equal(d.rgb[9, 9], lut[0])
+
+
+def test_diverging_scale_of_a_mostly_zero_result_is_its_max():
+    raw = np.zeros((100, 100), np.float32)
+    raw[50, 50] = -0.25
+    assert imaging.diverging_extent(raw) == 0.25
+    assert imaging.to_display(raw, "diverging").vmin == -0.25
+
+
 def test_diverging_lut():
     lut = imaging.diverging_lut(256)
     assert lut.shape == (256, 3) and lut.dtype == np.uint8
@@ -218,7 +238,7 @@ def test_display_big_arrays_match_a_plain_mapping(shape, mode):
     if mode == "diverging":
         if x.ndim == 3:
             x = raw.mean(axis=2, dtype=np.float32).astype(np.float64)  # channels averaged
-        m = np.abs(x).max()
+        m = np.percentile(np.abs(x), imaging.DIVERGING_PERCENTILE, method="higher")
         t = np.clip(x / m, -1, 1)
         blue, red = np.array([33, 102, 172]), np.array([178, 24, 43])
         x3 = (
