@@ -55,6 +55,9 @@ def register(subparsers) -> None:
                    "(default: 0)")
     p.add_argument("--flip", action="store_true",
                    help="augment: mirror half the training images left-right (for fashion)")
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="evaluate and save a moving average of the weights with this decay, "
+                   "e.g. 0.999 (default: 0, off)")
     p.add_argument("--out", metavar="PATH", required=True, help="where to save the .npz")
     p.set_defaults(func=cmd_train)
 
@@ -154,6 +157,8 @@ def _train_command(args) -> str:
               "--lr-decay", repr(args.lr_decay), "--shift", str(args.shift)]
     if args.flip:
         parts.append("--flip")
+    if args.ema:
+        parts += ["--ema", repr(args.ema)]
     parts += ["--out", str(args.out)]
     return shlex.join(parts)
 
@@ -165,8 +170,12 @@ def cmd_train(args) -> int:
         raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {args.limit}")
-    if args.batch_size < 1 or args.lr <= 0 or not 0 < args.lr_decay <= 1 or args.shift < 0:
-        raise ValueError("--batch-size must be >= 1, --lr > 0, --lr-decay in (0, 1], --shift >= 0")
+    if (args.batch_size < 1 or args.lr <= 0 or not 0 < args.lr_decay <= 1 or args.shift < 0
+            or not 0 <= args.ema < 1):
+        raise ValueError(
+            "--batch-size must be >= 1, --lr > 0, --lr-decay in (0, 1], --shift >= 0 "
+            "and --ema in [0, 1)"
+        )
     out = Path(args.out)
     if out.suffix != ".npz":
         raise ValueError(f"--out must name an .npz file, got {out}")
@@ -206,7 +215,7 @@ def cmd_train(args) -> int:
             model, x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
             lr=args.lr, seed=args.seed, validation=(x_test, y_test), on_progress=bar,
             should_stop=lambda: stop["asked"], lr_decay=args.lr_decay, shift=args.shift,
-            flip=args.flip, on_epoch_end=on_epoch_end,
+            flip=args.flip, ema=args.ema, on_epoch_end=on_epoch_end,
         )
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -224,7 +233,8 @@ def cmd_train(args) -> int:
         test_accuracy=round(float(best["accuracy"]), 6), epochs=history.epochs_done,
         best_epoch=best["epoch"], seed=args.seed, command=command,
         train_images=len(x_train), batch_size=args.batch_size, lr=args.lr,
-        lr_decay=args.lr_decay, shift=args.shift, flip=args.flip, interrupted=history.stopped,
+        lr_decay=args.lr_decay, shift=args.shift, flip=args.flip, ema=args.ema,
+        interrupted=history.stopped,
         train_seconds=round(seconds, 1),
         selection="the epoch with the best test accuracy",
     )

@@ -186,6 +186,7 @@ def fit(
     lr_decay: float = 1.0,
     shift: int = 0,
     flip: bool = False,
+    ema: float = 0.0,
     on_epoch_end: Callable[[int, dict], None] | None = None,
 ) -> History:
     """Train ``model`` in place and return its :class:`History`.
@@ -204,13 +205,19 @@ def fit(
         pixels in each direction (augmentation against small misplacements)
     flip : if True, each training image is mirrored left-right with probability 1/2
         (sensible for clothes, not for digits)
+    ema : if in (0, 1), also keep an exponential moving average of the weights, updated
+        after every step with decay ``min(ema, (1 + t) / (10 + t))`` at step t (so the
+        random start is soon forgotten). Validation, ``on_epoch_end`` and the model after
+        ``fit`` returns see the averaged weights; training steps use the raw ones.
     on_epoch_end : called after every complete epoch with ``(epoch, logs)``, logs holding
         loss, accuracy, lr, seconds and, with validation, val_loss and val_accuracy
     """
     x = _as_images(x)
     y = _labels(y, x.shape[0])
-    if epochs < 0 or batch_size < 1 or lr <= 0 or shift < 0:
-        raise ValueError("epochs must be >= 0, batch_size >= 1, lr > 0 and shift >= 0")
+    if epochs < 0 or batch_size < 1 or lr <= 0 or shift < 0 or not 0 <= ema < 1:
+        raise ValueError(
+            "epochs must be >= 0, batch_size >= 1, lr > 0, shift >= 0 and 0 <= ema < 1"
+        )
     n = x.shape[0]
     rng = np.random.default_rng(seed)
     opt = Adam(model, lr)
@@ -220,6 +227,7 @@ def fit(
     if validation is not None:
         val = (_as_images(validation[0]), _labels(validation[1], len(validation[0])))
     val_seconds = 0.0  # measured after the first epoch, for the ETA
+    average = _WeightAverage(model, ema) if ema else None
     for epoch in range(1, epochs + 1):
         opt.lr = lr * lr_decay ** (epoch - 1)
         order = rng.permutation(n)
@@ -228,6 +236,8 @@ def fit(
         for b in range(batches):
             if should_stop is not None and should_stop():
                 history.stopped = True
+                if average is not None:
+                    average.swap_in()
                 return history
             idx = order[b * batch_size : (b + 1) * batch_size]
             xb = _to_float(x[idx])
@@ -237,6 +247,8 @@ def fit(
                 xb = random_flip(xb, rng)
             loss, correct = train_step(model, xb, y[idx], rng)
             opt.step()
+            if average is not None:
+                average.update()
             total_loss += loss * len(idx)
             total_correct += correct
             seen += len(idx)
@@ -255,6 +267,8 @@ def fit(
             "lr": opt.lr,
             "seconds": time.perf_counter() - start,
         }
+        if average is not None:
+            average.swap_in()
         if val is not None:
             t = time.perf_counter()
             logs["val_loss"], logs["val_accuracy"] = evaluate(model, *val)
@@ -267,4 +281,33 @@ def fit(
         history.seconds.append(logs["seconds"])
         if on_epoch_end is not None:
             on_epoch_end(epoch, logs)
+        if average is not None and epoch < epochs:
+            average.swap_out()
     return history
+
+
+class _WeightAverage:
+    """An exponential moving average of a model's weights (see ``fit(ema=...)``)."""
+
+    def __init__(self, model: Model, decay: float):
+        self.model, self.decay, self.t = model, decay, 0
+        self.avg = model.get_weights()
+        self.raw: dict[str, np.ndarray] | None = None
+
+    def update(self) -> None:
+        self.t += 1
+        d = min(self.decay, (1 + self.t) / (10 + self.t))
+        for key, layer, p in self.model.named_params():
+            a = self.avg[key]
+            a *= d
+            a += (1 - d) * layer.params[p]
+
+    def swap_in(self) -> None:
+        """Put the averaged weights in the model (keeping the raw ones aside)."""
+        self.raw = self.model.get_weights()
+        self.model.set_weights(self.avg)
+
+    def swap_out(self) -> None:
+        """Put the raw training weights back."""
+        self.model.set_weights(self.raw)
+        self.raw = None

@@ -146,3 +146,25 @@ def test_random_flip():
     xs, ys = _toy(64)
     hist = train.fit(m, xs, ys, epochs=1, flip=True, shift=1, seed=3)
     assert hist.epochs_done == 1
+
+
+def test_weight_average():
+    x, y = _toy(64)
+    w0 = cnn.build("seed", seed=2).get_weights()
+    raw = cnn.build("seed", seed=2)
+    train.fit(raw, x, y, epochs=1, batch_size=64, seed=4)
+    avg = cnn.build("seed", seed=2)
+    ends = []
+    train.fit(avg, x, y, epochs=1, batch_size=64, seed=4, ema=0.5, validation=(x, y),
+              on_epoch_end=lambda e, logs: ends.append(avg.get_weights()))
+    d = 2 / 11  # one step: decay min(0.5, (1 + 1) / (10 + 1))
+    w1, got = raw.get_weights(), avg.get_weights()
+    for key in w0:
+        np.testing.assert_allclose(got[key], d * w0[key] + (1 - d) * w1[key], atol=1e-6)
+        np.testing.assert_array_equal(ends[0][key], got[key])
+    # over several epochs the raw weights keep training between the averaged evaluations
+    m = cnn.build("seed", seed=2)
+    hist = train.fit(m, x, y, epochs=3, batch_size=32, seed=4, ema=0.9, validation=(x, y))
+    assert hist.val_accuracy[-1] > 0.5
+    with pytest.raises(ValueError, match="ema"):
+        train.fit(m, x, y, epochs=1, ema=1.0)
