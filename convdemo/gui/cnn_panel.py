@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PyQt6.QtCore import QCoreApplication, QEventLoop, QObject, QRectF, QSize, Qt, QTimer
 from PyQt6.QtCore import pyqtSignal as Signal
-from PyQt6.QtGui import QColor, QFont, QFontDatabase, QFontMetricsF, QPainter, QPaintEvent
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPaintEvent
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -49,6 +49,7 @@ from convdemo import model as cnn
 from convdemo import preprocess as prep
 from convdemo.gui.draw_canvas import DrawCanvas
 from convdemo.gui.feature_maps import ColourBar, FeatureMapGrid, PixelView, to_viridis
+from convdemo.gui.fonts import monospace_font
 from convdemo.gui.summary_dialog import SummaryDialog
 
 #: what each shipped model is, for the selector's tooltips
@@ -358,7 +359,7 @@ class FilterView(QWidget):
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(2)
-        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        mono = monospace_font()
         mono.setPointSizeF(max(mono.pointSizeF(), self.font().pointSizeF()))
         self.cells: list[list[QLabel]] = []
         for r in range(3):

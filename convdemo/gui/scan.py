@@ -28,6 +28,7 @@ from PyQt6.QtWidgets import (
 )
 
 from convdemo import imaging, ops
+from convdemo.gui.fonts import monospace_font
 from convdemo.gui.geometry import axis_pads, border_index
 from convdemo.gui.inspector import inspect
 from convdemo.pipeline import Settings
@@ -342,9 +343,7 @@ class ScanPanel(QWidget):
         self.text.setObjectName("scanArithmetic")
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        mono = QFont("DejaVu Sans Mono")
-        mono.setStyleHint(QFont.StyleHint.Monospace)
-        self.text.setFont(mono)
+        self.text.setFont(monospace_font())
         self.text.setMinimumHeight(60)
         layout.addWidget(self.text)
         self.timer = QTimer(self)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from PyQt6.QtGui import QFontDatabase, QGuiApplication
+from PyQt6.QtGui import QGuiApplication
 from PyQt6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -13,6 +13,8 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from convdemo.gui.fonts import monospace_font
 
 #: metadata keys worth showing under the table, with their captions, in this order
 _META_FIELDS = (
@@ -57,7 +59,7 @@ class SummaryDialog(QDialog):
         self.text.setObjectName("summaryText")
         self.text.setReadOnly(True)
         self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        font = monospace_font()
         font.setPointSizeF(max(font.pointSizeF(), self.font().pointSizeF()))
         self.text.setFont(font)
         layout.addWidget(self.text)
