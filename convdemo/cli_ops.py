@@ -18,6 +18,9 @@ from convdemo import imaging, kernels, ops, pipeline
 from convdemo.cli import PROG
 
 _DEFAULTS = pipeline.Settings()
+#: like the window: a colour photo is filtered channel by channel unless asked otherwise
+#: (with "sum", identity on a photo gives R+G+B, which clips to nearly white)
+DEFAULT_CHANNELS = "separate"
 
 
 def register(subparsers) -> None:
@@ -70,10 +73,10 @@ def register(subparsers) -> None:
     p.add_argument(
         "--channels",
         choices=pipeline.CHANNEL_MODES,
-        default=_DEFAULTS.channels,
-        help="sum: one CNN neuron, the colour channels' results added into one map; "
-        "separate: each channel filtered on its own (a photo filter); gray: convert to grey "
-        "first (default: %(default)s)",
+        default=DEFAULT_CHANNELS,
+        help="separate: each channel filtered on its own, like a photo filter; sum: one CNN "
+        "neuron, the colour channels' results added into one map; gray: convert to grey "
+        "first (default: %(default)s, so --kernel identity gives back the photo)",
     )
     p.add_argument(
         "--flip",

@@ -480,14 +480,15 @@ def to_display(raw, mode: str = "clip") -> Display:
 
 
 def save_output(path, raw, mode: str = "clip") -> None:
-    """Write a result: ``.npy`` -> the raw float32 array; anything else -> a picture of
-    ``to_display(raw, mode).rgb``, PNG unless the suffix names another format Pillow writes
-    (``.jpg``, ``.tif``, ``.bmp`` ...).
+    """Write a result: ``.npy`` -> the raw float32 array; otherwise a picture of
+    ``to_display(raw, mode).rgb`` in the format the suffix names (``.png``, ``.jpg``,
+    ``.tif``, ``.bmp`` ...; PNG when there is no suffix).
 
     Raises
     ------
     ValueError
-        An empty result as a picture, or an unknown ``mode``.
+        An empty result as a picture, a suffix that names no format Pillow can write
+        (``.txt``), or an unknown ``mode``.
     OSError
         The file cannot be written.
     """
@@ -501,7 +502,12 @@ def save_output(path, raw, mode: str = "clip") -> None:
             f"cannot write {p}: the result is empty (shape {a.shape}), so there is no picture; "
             "save it as .npy or use padding 'same'"
         )
-    disp = to_display(a, mode)
     ext = p.suffix.lower()
-    fmt = Image.registered_extensions().get(ext, "PNG") if ext else "PNG"
+    fmt = Image.registered_extensions().get(ext) if ext else "PNG"
+    if fmt not in Image.SAVE:
+        raise ValueError(
+            f"cannot write {p}: {ext!r} is not a picture format convdemo can write; "
+            "end the name in .png (or .jpg, .tif, .bmp), or .npy for the raw values"
+        )
+    disp = to_display(a, mode)
     Image.fromarray(disp.rgb).save(p, format=fmt)

@@ -87,15 +87,31 @@ def test_apply_npy_is_the_raw_result(capsys, tmp_path, photo):
     )
     assert code == 0, err
     raw = np.load(out_path)
-    settings = Settings(stride=2, padding=1, bias=-0.5, relu=True, pool="avg", flip=True)
+    settings = Settings(
+        stride=2, padding=1, bias=-0.5, relu=True, pool="avg", flip=True, channels="separate"
+    )
     settings = settings.replace(kernel=np.full((3, 3), 1 / 9))
     expected = pipeline.run(imaging.load_image(photo).array, settings).raw
-    assert raw.dtype == np.float32 and raw.shape == expected.shape == (
-        7,
-        10,
-    )  # 30x40 -> 15x20 -> 7x10
+    # 30x40 -> 15x20 -> 7x10, three channels (the default is "separate")
+    assert raw.dtype == np.float32 and raw.shape == expected.shape == (7, 10, 3)
     np.testing.assert_array_equal(raw, expected)
     assert raw.min() >= 0  # relu
+
+
+def test_apply_identity_gives_back_the_photo_by_default(capsys, tmp_path, photo):
+    out_path = tmp_path / "same.npy"
+    code, _, err = run(
+        capsys, "apply", photo, out_path, "--kernel", "identity", "--padding", "same"
+    )
+    assert code == 0, err
+    np.testing.assert_array_equal(np.load(out_path), imaging.load_image(photo).array)
+
+
+def test_apply_unknown_picture_format_is_refused(capsys, tmp_path, photo):
+    code, _, err = run(capsys, "apply", photo, tmp_path / "out.txt", "--kernel", "edge")
+    assert code == 1 and err.count("\n") == 1
+    assert "out.txt" in err and ".png" in err and ".npy" in err
+    assert not (tmp_path / "out.txt").exists()
 
 
 def test_apply_gray(capsys, tmp_path, photo):
