@@ -98,6 +98,14 @@ def _run_gui(args: argparse.Namespace) -> int:
                 f"unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)} "
                 "(see `convdemo presets`)"
             )
+    if args.model is not None:
+        from convdemo.model import SHIPPED
+
+        if args.model not in SHIPPED and not Path(args.model).is_file():
+            raise CLIError(
+                f"unknown model {args.model!r}: choose one of {', '.join(SHIPPED)}, "
+                "or give the path of an .npz saved by `convdemo train`"
+            )
     if not _has_display():
         if args.screenshot:
             os.environ["QT_QPA_PLATFORM"] = "offscreen"

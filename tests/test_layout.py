@@ -66,3 +66,13 @@ def test_python_dash_m_runs_the_same_front_door():
     )
     assert out.returncode == 0
     assert "usage: convdemo" in out.stdout
+
+
+def test_unknown_model_or_preset_is_one_sentence_before_any_window(capsys, tmp_path):
+    shot = tmp_path / "x.png"
+    assert cli.main(["--model", "nosuch", "--screenshot", str(shot)]) == 1
+    err = capsys.readouterr().err
+    assert "unknown model 'nosuch'" in err and "digits" in err and err.count("\n") == 1
+    assert cli.main(["--preset", "nosuch", "--screenshot", str(shot)]) == 1
+    assert "unknown preset 'nosuch'" in capsys.readouterr().err
+    assert not shot.exists()
