@@ -133,6 +133,7 @@ def window(qtbot, tmp_path):
 @pytest.mark.parametrize("pool", ["none", "max"])
 def test_inspector_sum_equals_the_output_pixel(window, pool):
     window.apply_preset("sobel-x")
+    window.findChild(QComboBox, "channelsCombo").setCurrentText("sum")  # one value per pixel
     window.findChild(QComboBox, "paddingCombo").setCurrentText("same")
     window.findChild(QComboBox, "borderCombo").setCurrentText("reflect")
     window.findChild(QSpinBox, "strideSpin").setValue(2)
@@ -168,7 +169,8 @@ def test_hovering_the_output_draws_the_receptive_field(window, qtbot):
     assert (rect.x(), rect.y(), rect.width(), rect.height()) == (c, r, 3, 3)
     ins = window.inspector.inspection
     assert (ins.row, ins.col) == (r, c)
-    assert ins.outputs[0] == pytest.approx(float(window.full_outcome.result.raw[r, c]), abs=1e-5)
+    want = np.ravel(window.full_outcome.result.raw[r, c])  # R, G, B: channels = separate
+    assert ins.outputs == pytest.approx(tuple(float(v) for v in want), abs=1e-5)
     # outside the view (on the way to the inspector panel) the outline stays ...
     window.output_pane.graphics.scene().sigMouseMoved.emit(QPointF(-500, -500))
     assert window.field_item.isVisible()

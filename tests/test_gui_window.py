@@ -114,7 +114,8 @@ def test_preset_output_equals_ops(window, preset):
     find(window, QComboBox, "borderCombo").setCurrentText("reflect")
     raw = shown(window)
     kernel = kernels.PRESETS[preset].array()
-    want = ops.conv2d(window.image, kernel, stride=2, padding="same", border="reflect")
+    want = ops.conv2d(window.image, kernel, stride=2, padding="same", border="reflect",
+                      channels="separate")  # the window's default: a photo filter
     np.testing.assert_allclose(raw, want, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(window.kernel_editor.kernel(), kernel.astype(np.float64))
 
@@ -130,14 +131,14 @@ def test_output_sizes_valid_same_stride_pool(window):
     h, w = window.image.shape[:2]
     padding = find(window, QComboBox, "paddingCombo")
     padding.setCurrentText("valid")
-    assert shown(window).shape == (h - 2, w - 2)
+    assert shown(window).shape[:2] == (h - 2, w - 2)
     padding.setCurrentText("same")
-    assert shown(window).shape == (h, w)
+    assert shown(window).shape[:2] == (h, w)
     find(window, QSpinBox, "strideSpin").setValue(2)
-    assert shown(window).shape == (h // 2, w // 2)
+    assert shown(window).shape[:2] == (h // 2, w // 2)
     find(window, QComboBox, "poolCombo").setCurrentText("max")
     raw = shown(window)
-    assert raw.shape == (h // 4, w // 4)
+    assert raw.shape[:2] == (h // 4, w // 4)
     np.testing.assert_allclose(raw, expected(window), rtol=1e-5, atol=1e-6)
     assert "max pool 2" in window.readout.text()
     assert f"{w // 4}×{h // 4}" in window.readout.text()
@@ -220,7 +221,7 @@ def test_kernel_size_selector_changes_the_output(window):
     assert window.kernel_editor.kernel().shape == (5, 5)
     assert window.findChild(QLineEdit, "kernelCell_4_4") is not None
     h, w = window.image.shape[:2]
-    assert shown(window).shape == (h - 4, w - 4)
+    assert shown(window).shape[:2] == (h - 4, w - 4)
 
 
 def _drop(target, mime):
@@ -242,7 +243,7 @@ def test_dropped_file_loads(window, qtbot, tmp_path):
         _drop(window.output_pane.graphics.viewport(), mime)
     assert window.image.shape == (20, 30, 3)
     assert window.windowTitle() == "ConvDemo — dropped.jpg"
-    assert shown(window).shape == (18, 28)
+    assert shown(window).shape[:2] == (18, 28)
 
 
 def test_a_file_dropped_on_a_kernel_cell_opens_it(window, qtbot, tmp_path):
@@ -282,7 +283,7 @@ def test_pasted_image_loads(window):
     np.testing.assert_allclose(window.image[0, 10], (1, 0, 0))
     np.testing.assert_allclose(window.image[0, 0], (0, 0, 0))
     assert window.windowTitle() == "ConvDemo — pasted image"
-    assert shown(window).shape == (8, 12)
+    assert shown(window).shape[:2] == (8, 12)
 
 
 def test_paste_without_image_says_so(window):
@@ -650,3 +651,42 @@ def test_random_control_combinations_agree_with_the_engine(make_window):
                              channels="separate" if ms.channels == "separate" else "sum")
             np.testing.assert_allclose(model.output, ref, atol=1e-4)
             window.tabs.setCurrentIndex(0)
+
+
+# ---------------------------------------------------------------- new-user trial fixes
+def test_default_channels_separate_so_identity_shows_the_photo(make_window, photo):
+    """With channels=sum a colour photo's R+G+B is clipped to near white; separate is a
+    photo filter: identity gives the photo back, blur blurs it, brighten brightens it."""
+    window = make_window(restore=False)
+    assert window.open_image(photo)
+    combo = find(window, QComboBox, "channelsCombo")
+    assert combo.currentText() == "separate"
+    assert "separate" in combo.toolTip() and "photo filter" in combo.toolTip()
+    window.apply_preset("identity")
+    raw = shown(window)
+    np.testing.assert_allclose(raw, window.image[1:-1, 1:-1], atol=1e-6)  # the photo itself
+    np.testing.assert_allclose(raw, ops.conv2d(window.image, kernels.PRESETS["identity"].array(),
+                                               channels="separate"), atol=1e-6)
+    assert "mean" not in window.output_pane.title.text()
+    window.apply_preset("brighten")
+    assert shown(window).mean() > raw.mean()
+    # sum is one click away; per-channel kernels switch to it as they need
+    window.kernel_editor.perChannelCheck.setChecked(True)
+    assert combo.currentText() == "sum"
+    assert window.current_settings().kernel_array().ndim == 3
+    np.testing.assert_allclose(shown(window), expected(window), rtol=1e-5, atol=1e-6)
+    combo.setCurrentText("separate")
+    assert not window.kernel_editor.perChannelCheck.isChecked()
+    # separate + diverging shows the mean of the channels: the title says so
+    window.apply_preset("edge")
+    find(window, QComboBox, "displayCombo").setCurrentText("diverging")
+    shown(window)
+    assert "mean of R, G, B" in window.output_pane.title.text()
+
+
+def test_a_saved_sum_is_restored(make_window, photo):
+    window = make_window()
+    find(window, QComboBox, "channelsCombo").setCurrentText("sum")
+    window.close()
+    again = make_window()
+    assert find(again, QComboBox, "channelsCombo").currentText() == "sum"

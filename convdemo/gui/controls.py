@@ -21,6 +21,9 @@ from convdemo.imaging import DISPLAY_MODES
 PADDINGS = ("valid", "same", "full", "custom N")
 BORDERS = ("zeros", "reflect", "replicate", "wrap")
 CHANNELS = ("sum", "separate", "gray")
+#: the window's default: each colour filtered on its own, so identity, blur and brighten show
+#: the photo as a photo filter would (sum adds R+G+B: almost white on a colour photo)
+DEFAULT_CHANNELS = "separate"
 ACTIVATIONS = ("none", "ReLU")
 POOLS = ("none", "max", "avg")
 
@@ -30,8 +33,9 @@ TIPS = {
     "(for stride 1); full: every overlap; custom: N cells on each side",
     "border": "what the padded cells hold: zeros, a mirror of the image (reflect), "
     "the edge pixel repeated (replicate), or the opposite side (wrap)",
-    "channels": "sum: one kernel over R, G and B, added into one grey output (what a CNN does); "
-    "separate: each colour filtered on its own; gray: convert to grey first",
+    "channels": "separate: R, G and B each filtered on their own, like a photo filter "
+    "(the default); sum: one kernel over R, G and B, added into one grey output (one CNN "
+    "neuron; a colour photo gets up to 3 times brighter); gray: convert to grey first",
     "activation": "ReLU sets negative outputs to 0",
     "pool": "max or average pooling after the convolution (and the activation)",
     "display": "clip: 0..1 as black..white; normalize: min..max; abs: |x| scaled; "
@@ -81,6 +85,7 @@ class Controls(QWidget):
         self.borderCombo = _combo(self, "borderCombo", BORDERS, TIPS["border"])
         form.addRow("border", self.borderCombo)
         self.channelsCombo = _combo(self, "channelsCombo", CHANNELS, TIPS["channels"])
+        self.channelsCombo.setCurrentText(DEFAULT_CHANNELS)
         form.addRow("channels", self.channelsCombo)
         self.activationCombo = _combo(self, "activationCombo", ACTIVATIONS, TIPS["activation"])
         form.addRow("activation", self.activationCombo)

@@ -143,6 +143,8 @@ class KernelEditor(QWidget):
 
     changed = pyqtSignal()
     presetApplied = pyqtSignal(str)
+    #: per-channel mode switched on (True) or off, emitted before the kernel's ``changed``
+    perChannelChanged = pyqtSignal(bool)
     sizeChanged = pyqtSignal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -243,7 +245,7 @@ class KernelEditor(QWidget):
         self.perChannelCheck.setObjectName("perChannelCheck")
         self.perChannelCheck.setToolTip(
             "one grid for each colour plane, summed into one output: what one neuron of a "
-            "CNN's first layer computes (RGB image, channels = sum)"
+            "CNN's first layer computes (RGB image; switches channels to sum)"
         )
         self.perChannelCheck.toggled.connect(self._per_channel_toggled)
         outer.addWidget(self.perChannelCheck)
@@ -350,7 +352,7 @@ class KernelEditor(QWidget):
         return True
 
     def set_per_channel_allowed(self, allowed: bool) -> None:
-        """Per-channel kernels need an RGB image and channels = sum."""
+        """Per-channel kernels need an RGB image (the window switches channels to sum)."""
         self._per_channel_allowed = allowed
         self.perChannelCheck.setEnabled(allowed)
         if not allowed and self.perChannelCheck.isChecked():
@@ -432,6 +434,7 @@ class KernelEditor(QWidget):
             self._loading = was_loading
         self.grids[0].setVisible(not on)
         self.tabs.setVisible(on)
+        self.perChannelChanged.emit(on)
         if not self._loading:
             self._emit()
 

@@ -302,6 +302,8 @@ class MainWindow(QMainWindow):
     def connect_signals(self) -> None:
         self.kernel_editor.changed.connect(self._request_update)
         self.kernel_editor.presetApplied.connect(self._preset_display)
+        self.kernel_editor.perChannelChanged.connect(self._per_channel_changed)
+        self.controls.channelsCombo.currentTextChanged.connect(self._channels_chosen)
         # new cells are shown (and measured) on the next event-loop turn: measure after that
         self.kernel_editor.sizeChanged.connect(
             lambda _k: QTimer.singleShot(0, self._editor_resized))
@@ -536,6 +538,10 @@ class MainWindow(QMainWindow):
         elif not result.empty:
             h, w = result.raw.shape[:2]
             title += f" {w}×{h}"
+        if not result.empty and result.raw.ndim == 3 and (
+                result.display.mode == "diverging" or result.raw.shape[2] != 3):
+            title += " — mean of R, G, B" if result.raw.shape[2] == 3 else \
+                " — mean of the channels"
         self.output_pane.title.setText(title)
         self.shown_outcome = outcome
         ms = outcome.seconds * 1000
@@ -911,8 +917,16 @@ class MainWindow(QMainWindow):
 
     # ================================================================ helpers
     def _per_channel_ok(self) -> bool:
-        return (self.image is None or self.image.ndim == 3) and \
-            self.controls.channelsCombo.currentText() == "sum"
+        return self.image is None or self.image.ndim == 3
+
+    def _per_channel_changed(self, on: bool) -> None:
+        """Per-channel kernels are one neuron: R, G and B summed, so channels = sum."""
+        if on and self.controls.channelsCombo.currentText() != "sum":
+            self.controls.set_fields({"channels": "sum"}, emit=False)
+
+    def _channels_chosen(self, text: str) -> None:
+        if text != "sum" and self.kernel_editor.per_channel():
+            self.kernel_editor.perChannelCheck.setChecked(False)
 
     def _preview_worth_it(self) -> bool:
         """Use the preview when the full result is expected to miss the 25 ms budget.
