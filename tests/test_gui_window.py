@@ -690,3 +690,29 @@ def test_a_saved_sum_is_restored(make_window, photo):
     window.close()
     again = make_window()
     assert find(again, QComboBox, "channelsCombo").currentText() == "sum"
+
+
+@pytest.mark.parametrize("keys", ["1/0", "2**999"])
+def test_invalid_text_typed_key_by_key_keeps_the_value_from_before_the_edit(window, qtbot, keys):
+    """Typed live, "1" (or "2") parses on the way; the invalid end result must bring back the
+    value the cell held before the edit (0.1), not that partial number."""
+    window.apply_preset("blur")
+    blur = kernels.PRESETS["blur"].array()
+    cell = find(window, QLineEdit, "kernelCell_1_1")
+    assert float(np.float32(window.kernel_editor.kernel()[1, 1])) == np.float32(0.1)
+    cell.setFocus()
+    cell.selectAll()
+    qtbot.keyClicks(cell, keys)
+    assert cell.text() == keys and cell.property("invalid") is True
+    np.testing.assert_array_equal(window.kernel_editor.kernel(), blur.astype(np.float64))
+    assert "0.1," in cell.toolTip() and "stays in force" in cell.toolTip()
+    want = ops.conv2d(window.image, blur, channels=window.current_settings().channels)
+    np.testing.assert_allclose(shown(window), want, rtol=1e-5, atol=1e-6)
+    # a valid edit, committed with Enter, is the value the next bad edit falls back to
+    cell.selectAll()
+    qtbot.keyClicks(cell, "1/2")
+    qtbot.keyClick(cell, Qt.Key.Key_Return)
+    cell.selectAll()
+    qtbot.keyClicks(cell, keys)
+    assert window.kernel_editor.kernel()[1, 1] == 0.5
+    np.testing.assert_allclose(shown(window), expected(window), rtol=1e-5, atol=1e-6)

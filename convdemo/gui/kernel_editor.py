@@ -1,8 +1,11 @@
 """The kernel editor: a grid of number cells, presets, size, sum, normalize, flip, bias.
 
 Cells accept numbers, simple fractions and arithmetic ("1/9", "-0.1", "2*0.5"), parsed by
-:func:`convdemo.kernels.parse_number` (an ``ast`` walk, never ``eval``). Invalid text turns
-the cell red with a tooltip saying why, and the cell's last valid value stays in force.
+:func:`convdemo.kernels.parse_number` (an ``ast`` walk, never ``eval``). Valid text is applied
+live, key by key. Invalid text turns the cell red with a tooltip saying why, and the value the
+cell held *before this edit began* is in force (not a partial text that happened to parse on
+the way: typing "1/0" must not leave 1 in force). An edit begins when the cell gets focus or a
+key; it is committed on ``editingFinished``; text set by the program is committed at once.
 
 In per-channel mode (RGB image, channels "sum") the R, G and B input planes each get their
 own grid, and :meth:`KernelEditor.kernel` returns a ``(k, k, 3)`` kernel: one real CNN neuron.
@@ -13,7 +16,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -66,6 +69,9 @@ class KernelGrid(QWidget):
         self._layout.setContentsMargins(2, 2, 2, 2)
         self.cells: list[list[QLineEdit]] = []
         self.values = np.zeros((0, 0), dtype=np.float64)
+        #: the value each cell held before the edit in progress began (what invalid text keeps)
+        self.committed = np.zeros((0, 0), dtype=np.float64)
+        self._editing: set[tuple[int, int]] = set()
         self.set_values(np.zeros((3, 3)))
 
     def set_values(self, values: np.ndarray) -> None:
@@ -74,6 +80,8 @@ class KernelGrid(QWidget):
         if k != self.values.shape[0]:
             self._rebuild(k)
         self.values = values.copy()
+        self.committed = values.copy()
+        self._editing.clear()
         for r in range(k):
             for c in range(k):
                 cell = self.cells[r][c]
@@ -109,9 +117,31 @@ class KernelGrid(QWidget):
                 cell.setAcceptDrops(False)  # a dropped photo goes to the window, not in here
                 cell.setAccessibleName(f"kernel row {r + 1} column {c + 1}")
                 cell.textChanged.connect(lambda text, r=r, c=c: self._edited(r, c, text))
+                cell.editingFinished.connect(lambda r=r, c=c: self._commit(r, c))
+                cell.setProperty("cellIndex", (r, c))
+                cell.installEventFilter(self)
                 self._layout.addWidget(cell, r, c)
                 row.append(cell)
             self.cells.append(row)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() in (QEvent.Type.FocusIn, QEvent.Type.KeyPress):
+            index = obj.property("cellIndex")
+            if index is not None:
+                self._begin(*index)
+        return super().eventFilter(obj, event)
+
+    def _begin(self, r: int, c: int) -> None:
+        """An edit of cell (r, c) begins: remember the value it holds now."""
+        if (r, c) not in self._editing and r < self.values.shape[0] and c < self.values.shape[1]:
+            self._editing.add((r, c))
+            self.committed[r, c] = self.values[r, c]
+
+    def _commit(self, r: int, c: int) -> None:
+        """editingFinished: the value in force becomes the cell's committed value."""
+        if r < self.values.shape[0] and c < self.values.shape[1]:
+            self._editing.discard((r, c))
+            self.committed[r, c] = self.values[r, c]
 
     def _edited(self, r: int, c: int, text: str) -> None:
         cell = self.cells[r][c]
@@ -120,10 +150,17 @@ class KernelGrid(QWidget):
             if not np.isfinite(value):
                 raise ValueError(f"{text!r} is not a finite number")
         except ValueError as exc:
-            self._mark(cell, f"{exc}. The last valid value, "
-                             f"{format_number(float(self.values[r, c]))}, stays in force.")
+            # back to the value from before this edit, not a partial text parsed on the way
+            kept = float(self.committed[r, c])
+            self._mark(cell, f"{exc}. The value from before this edit, "
+                             f"{format_number(kept)}, stays in force.")
+            if self.values[r, c] != kept:
+                self.values[r, c] = kept
+                self.changed.emit()
             return
         self._mark(cell, None)
+        if (r, c) not in self._editing:  # set by the program (or a paste): committed at once
+            self.committed[r, c] = value
         if value != self.values[r, c]:
             self.values[r, c] = value
             self.changed.emit()
