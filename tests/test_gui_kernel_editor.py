@@ -173,3 +173,25 @@ def test_state_round_trip(editor, qtbot):
     (1 / 16, "1/16"), (123456.0, "123456"), (1e-6, "1e-06")])
 def test_format_number(value, text):
     assert format_number(value) == text
+
+
+def test_preset_combo_names_the_kernel_in_force_or_custom(editor, qtbot):
+    combo = editor.findChild(QComboBox, "presetCombo")
+    assert combo.currentData() == "identity"
+    learned = np.array([[0.21, -0.4, 0.13], [0.05, 0.3, -0.2], [0.1, 0.0, -0.33]])
+    other = KernelEditor()
+    qtbot.addWidget(other)
+    other.restore({"kernel": learned.tolist(), "bias": -0.01})  # as after a restart
+    assert other.presetCombo.currentData() is None and other.presetCombo.currentText() == "custom"
+    other.restore({"kernel": kernels.PRESETS["sobel-y"].array().tolist()})
+    assert other.presetCombo.currentData() == "sobel-y"
+    editor.load_filter(learned, 0.0)
+    assert combo.currentText() == "custom"
+    editor.set_preset("box-blur")
+    assert combo.currentData() == "box-blur"
+    cell(editor, 0, 0).setText("0.5")  # edited: no longer box-blur
+    assert combo.currentText() == "custom"
+    cell(editor, 0, 0).setText("1/9")  # typed back exactly (in float32): box-blur again
+    assert combo.currentData() == "box-blur"
+    editor.sizeCombo.setCurrentIndex(2)  # 5x5, zero-padded: no preset is that
+    assert combo.currentText() == "custom"

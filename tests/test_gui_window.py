@@ -716,3 +716,17 @@ def test_invalid_text_typed_key_by_key_keeps_the_value_from_before_the_edit(wind
     qtbot.keyClicks(cell, keys)
     assert window.kernel_editor.kernel()[1, 1] == 0.5
     np.testing.assert_allclose(shown(window), expected(window), rtol=1e-5, atol=1e-6)
+
+
+def test_after_a_restart_the_preset_combo_names_the_restored_kernel(make_window, photo):
+    window = make_window()
+    window.apply_preset("blur")
+    window.use_filter(np.array([[0.2, -0.1, 0.05], [0.3, -0.7, 0.1], [0.0, 0.25, -0.15]]), -0.01)
+    window.close()
+    again = make_window()
+    combo = find(again, QComboBox, "presetCombo")
+    assert combo.currentText() == "custom"
+    again.apply_preset("edge")
+    again.close()
+    third = make_window()
+    assert find(third, QComboBox, "presetCombo").currentData() == "edge"

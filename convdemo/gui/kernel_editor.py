@@ -56,6 +56,20 @@ def format_number(value: float) -> str:
     return f"{value:.4g}"
 
 
+def matching_preset(kernel) -> str | None:
+    """The preset whose values equal ``kernel`` exactly (as the float32 the engine uses), or
+    None. A (k, k, 3) per-channel kernel is one neuron, never a preset."""
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 2:
+        return None
+    k32 = kernel.astype(np.float32)
+    for name, preset in kernels.PRESETS.items():
+        values = preset.array()
+        if values.shape == k32.shape and np.array_equal(values, k32):
+            return name
+    return None
+
+
 class KernelGrid(QWidget):
     """A k x k grid of cells for one kernel plane. Emits ``changed`` on each valid edit."""
 
@@ -208,7 +222,9 @@ class KernelEditor(QWidget):
         top.addWidget(self.sizeCombo)
         self.presetCombo = QComboBox(self)
         self.presetCombo.setObjectName("presetCombo")
-        self.presetCombo.addItem("preset…", None)
+        self.presetCombo.addItem("custom", None)  # shown when the kernel matches no preset
+        self.presetCombo.setItemData(0, "the kernel in the cells matches no preset",
+                                     Qt.ItemDataRole.ToolTipRole)
         for i, (name, preset) in enumerate(kernels.PRESETS.items(), start=1):
             self.presetCombo.addItem(name, name)
             self.presetCombo.setItemData(i, preset.description, Qt.ItemDataRole.ToolTipRole)
@@ -361,10 +377,6 @@ class KernelEditor(QWidget):
             self._loading = False
         self.set_kernel(preset.array(), source="")
         self.sourceLabel.setToolTip(preset.description)
-        index = self.presetCombo.findData(name)
-        self.presetCombo.blockSignals(True)
-        self.presetCombo.setCurrentIndex(max(index, 0))
-        self.presetCombo.blockSignals(False)
 
     def load_filter(self, kernel, bias: float, source: str = "a learned filter") -> None:
         """Load a learned 3x3 filter and its bias (cross-correlation, as Keras computes it)."""
@@ -376,7 +388,6 @@ class KernelEditor(QWidget):
         self.flipCheck.setChecked(False)
         self._loading = False
         self.set_kernel(kernel, bias=float(bias), source=source)
-        self.presetCombo.setCurrentIndex(0)
 
     def normalize(self) -> bool:
         grids = self.grids[1:] if self.per_channel() else self.grids[:1]
@@ -452,7 +463,6 @@ class KernelEditor(QWidget):
 
     def _size_chosen(self, index: int) -> None:
         self.resize_kernel(SIZES[index])
-        self.presetCombo.setCurrentIndex(0)  # no longer exactly that preset
 
     def _preset_chosen(self, index: int) -> None:
         name = self.presetCombo.itemData(index)
@@ -481,9 +491,6 @@ class KernelEditor(QWidget):
 
     def _grid_changed(self) -> None:
         if not self._loading:
-            self.presetCombo.blockSignals(True)
-            self.presetCombo.setCurrentIndex(0)
-            self.presetCombo.blockSignals(False)
             self._source = ""
             self._emit()
 
@@ -503,4 +510,13 @@ class KernelEditor(QWidget):
             self.sumLabel.setText(f"sum = {format_number(float(total))}")
         self.sourceLabel.setText(self._source)
         self.sourceLabel.setVisible(bool(self._source))
+        self._sync_preset_combo()
         self.changed.emit()
+
+    def _sync_preset_combo(self) -> None:
+        """The combo names the preset equal to the kernel in force, else "custom"."""
+        name = matching_preset(self.kernel())
+        index = self.presetCombo.findData(name) if name else 0
+        self.presetCombo.blockSignals(True)
+        self.presetCombo.setCurrentIndex(max(index, 0))
+        self.presetCombo.blockSignals(False)
