@@ -88,10 +88,7 @@ def cmd_summary(args) -> int:
     m = cnn.load(args.model) if args.model else cnn.build(args.arch)
     print(m.summary())
     if args.model:
-        meta = m.meta
-        acc = meta.get("test_accuracy")
-        print(f"dataset: {meta.get('dataset', '?')}"
-              + (f", test accuracy {acc:.4f}" if isinstance(acc, float) else ""))
+        print(cnn.describe_meta(m.meta))
     return 0
 
 

@@ -505,6 +505,33 @@ class Model:
         return path
 
 
+#: metadata keys worth showing beside a summary, with their captions, in this order
+META_FIELDS = (
+    ("dataset", "Trained on"),
+    ("test_accuracy", "Test accuracy"),
+    ("epochs", "Epochs"),
+    ("best_epoch", "Weights from epoch"),
+    ("selection", "Chosen as"),
+    ("seed", "Seed"),
+    ("date", "Date"),
+    ("command", "Made by"),
+)
+
+
+def describe_meta(meta) -> str:
+    """One line per known metadata field, e.g. ``Test accuracy: 99.12%`` (used by
+    ``convdemo summary`` and the window's summary dialog)."""
+    lines = []
+    for key, caption in META_FIELDS:
+        value = meta.get(key)
+        if value in (None, ""):
+            continue
+        if key == "test_accuracy" and isinstance(value, float) and value <= 1.0:
+            value = f"{value:.2%}"
+        lines.append(f"{caption}: {value}")
+    return "\n".join(lines)
+
+
 def build(arch: str = "seed", seed: int = 0) -> Model:
     """A fresh model with Keras' default initialisation (Glorot uniform, zero biases)."""
     layers = _layers_for(arch)

@@ -29,6 +29,16 @@ def test_summary(capsys):
     assert err.startswith("convdemo: error: unknown model 'no-such-model'")
 
 
+def test_summary_of_a_shipped_model_says_how_it_was_made(capsys):
+    assert cli.main(["summary", "--model", "digits"]) == 0
+    out = capsys.readouterr().out
+    meta = cnn.load("digits").meta
+    assert "Total params: 693,962" in out
+    assert f"Test accuracy: {meta['test_accuracy']:.2%}" in out
+    assert f"Made by: {meta['command']}" in out and "convdemo train" in meta["command"]
+    assert f"Epochs: {meta['epochs']}" in out and "Date: " in out
+
+
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory):
     """A model trained briefly by `convdemo train` on the first 1000 MNIST images."""

@@ -15,29 +15,7 @@ from PyQt6.QtWidgets import (
 )
 
 from convdemo.gui.fonts import monospace_font
-
-#: metadata keys worth showing under the table, with their captions, in this order
-_META_FIELDS = (
-    ("dataset", "Trained on"),
-    ("test_accuracy", "Test accuracy"),
-    ("epochs", "Epochs"),
-    ("seed", "Seed"),
-    ("date", "Date"),
-    ("command", "Made by"),
-)
-
-
-def describe_meta(meta: Mapping[str, object]) -> str:
-    """One line per known metadata field, e.g. ``Test accuracy: 99.12%``."""
-    lines = []
-    for key, caption in _META_FIELDS:
-        if key not in meta or meta[key] in (None, ""):
-            continue
-        value = meta[key]
-        if key == "test_accuracy" and isinstance(value, float) and value <= 1.0:
-            value = f"{value:.2%}"
-        lines.append(f"{caption}: {value}")
-    return "\n".join(lines)
+from convdemo.model import describe_meta
 
 
 class SummaryDialog(QDialog):
