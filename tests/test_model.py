@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -80,26 +79,6 @@ def test_activations_and_predict():
     np.testing.assert_array_equal(acts["max_pooling2d"], c.reshape(5, 13, 2, 13, 2, 32).max((2, 4)))
     with pytest.raises(ValueError, match=r"\(N, 28, 28\)"):
         m.predict(np.zeros((28, 28), np.float32))
-
-
-def test_one_image_through_all_layers_is_fast():
-    """<= 2 ms per image (median of 30). The machine is shared (2 cores, other jobs): a
-    busy moment is measured again, up to three times, and the best median counts."""
-    x = np.random.default_rng(1).random((1, 28, 28), dtype=np.float32)
-    for arch in ("seed", "deep"):
-        m = cnn.build(arch)
-        m.activations(x)
-        medians = []
-        for _ in range(3):
-            times = []
-            for _ in range(30):
-                t = time.perf_counter()
-                m.activations(x)
-                times.append(time.perf_counter() - t)
-            medians.append(float(np.median(times)))
-            if medians[-1] <= 0.002:
-                break
-        assert min(medians) <= 0.002, (arch, medians)
 
 
 def test_conv_layer_matches_loops():
