@@ -138,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(argv)
     except SystemExit as exc:  # argparse: 0 for --help, 2 for usage errors
         return exc.code if isinstance(exc.code, int) else 1
+    except BrokenPipeError:  # `convdemo ... | head`: the reader left; nothing to report
+        _silence_stdout()
+        return 0
     except KeyboardInterrupt:
         if debug:
             raise
@@ -157,6 +160,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull so Python's exit-time flush of a closed pipe stays quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _sentence(exc: BaseException) -> str:
