@@ -195,3 +195,37 @@ def test_preset_combo_names_the_kernel_in_force_or_custom(editor, qtbot):
     assert combo.currentData() == "box-blur"
     editor.sizeCombo.setCurrentIndex(2)  # 5x5, zero-padded: no preset is that
     assert combo.currentText() == "custom"
+
+
+@pytest.mark.parametrize("value, text", [
+    (float(np.float32(13 / 175)), "0.07429"), (3 / 128, "3/128"), (1 / 256, "1/256"),
+    (float(np.float32(1 / 7)), "1/7"), (5 / 17, "0.2941"), (float(np.float32(-0.0625)), "-1/16"),
+    (float(np.float32(0.1) + np.float32(1e-8)), "0.1000"), (0.1 + 1e-7, "0.1000")])
+def test_fractions_only_when_simple_and_exact_in_float32(value, text):
+    assert format_number(value) == text
+
+
+def test_shown_text_parses_back_exactly_or_the_tooltip_gives_the_value(editor):
+    """The decision: the exact value is in force; the text is a view. A short decimal or a
+    fraction is shown only if it parses back to the float32 in force; otherwise 4 significant
+    digits, and the tooltip gives the exact value."""
+    rng = np.random.default_rng(5)
+    values = [v for p in kernels.PRESETS.values() for v in p.array().ravel()]
+    values += list(rng.normal(0, 0.3, 200).astype(np.float32)) + [13 / 175, 1 / 9, 2 / 3]
+    for v in values:
+        text = format_number(float(v))
+        if "/" in text or len(text.lstrip("-")) <= 5 and "e" not in text and \
+                np.float32(float(text)) == np.float32(v):
+            assert np.float32(kernels.parse_number(text)) == np.float32(v), (v, text)
+        if "/" in text:
+            den = int(text.split("/")[1])
+            assert den <= 16 or den & (den - 1) == 0, (v, text)
+    learned = np.float32([[13 / 175, -0.2, 0.3], [0.0, 1.5, -0.75], [0.25, 0.0, -1.0]])
+    editor.load_filter(learned, float(np.float32(-0.003491)))
+    c = cell(editor, 0, 0)
+    assert c.text() == "0.07429"
+    assert editor.kernel()[0, 0] == float(learned[0, 0])  # exact, not the 4 digits shown
+    assert repr(float(learned[0, 0])) in c.toolTip()
+    assert "rounded" not in cell(editor, 0, 1).toolTip()  # -0.2 is shown exactly
+    assert editor.bias() == float(np.float32(-0.003491))
+    assert editor.biasEdit.text() == "-0.003491"

@@ -39,21 +39,41 @@ INVALID_STYLE = "QLineEdit { background: #ffb3b3; color: #000; border: 1px solid
 
 
 def format_number(value: float) -> str:
-    """Short text for a cell: "0.1", "-0.5"; simple fractions as fractions ("1/9", "1/16");
-    anything else with 4 significant digits. Cells keep the exact value, not this text."""
+    """Short text for a cell: "0.1", "-0.5"; simple fractions as fractions ("1/9", "1/16",
+    "3/128"); anything else with 4 significant digits.
+
+    A short decimal or a fraction is shown only when it is *exactly* the value in float32
+    (the precision the engine computes in), and a fraction only when it is simple: a
+    denominator up to 16, or a power of two up to 256 (the 5x5 gaussian). A learned weight
+    such as 13/175 is shown as "0.07429". The text is a view: the cell keeps the exact value
+    in force (see :func:`shown_exactly`), and its tooltip gives that value when they differ.
+    """
     if value == 0:
         return "0"
     if float(value).is_integer() and abs(value) < 1e9:
         return str(int(value))
-    tol = 1e-8 * max(1.0, abs(value))  # float32 presets: 0.1 is 0.10000000149
+    v32 = np.float32(value)
     for digits in (1, 2):
         text = f"{value:.{digits}g}"
-        if "e" not in text and abs(float(text) - value) < tol:
+        if "e" not in text and np.float32(float(text)) == v32:
             return text
     frac = Fraction(value).limit_denominator(256)
-    if abs(float(frac) - value) < tol and abs(frac.numerator) < 100:
-        return f"{frac.numerator}/{frac.denominator}"
-    return f"{value:.4g}"
+    d = frac.denominator
+    if (d <= 16 or d & (d - 1) == 0) and abs(frac.numerator) < 1000 and \
+            np.float32(frac.numerator / d) == v32:
+        return f"{frac.numerator}/{d}"
+    text = f"{value:.4g}"
+    if np.float32(float(text)) != v32:
+        text = f"{value:#.4g}"  # trailing zeros kept ("0.1000"): visibly rounded
+    return text
+
+
+def shown_exactly(text: str, value: float) -> bool:
+    """Whether ``text`` parses back to ``value`` in float32 (else it is a rounded view)."""
+    try:
+        return np.float32(kernels.parse_number(text)) == np.float32(value)
+    except ValueError:
+        return False
 
 
 def matching_preset(kernel) -> str | None:
@@ -102,7 +122,7 @@ class KernelGrid(QWidget):
                 cell.blockSignals(True)
                 cell.setText(format_number(float(values[r, c])))
                 cell.blockSignals(False)
-                self._mark(cell, None)
+                self._mark(cell, None, float(values[r, c]))
         self.changed.emit()
 
     def _rebuild(self, k: int) -> None:
@@ -180,10 +200,14 @@ class KernelGrid(QWidget):
             self.changed.emit()
 
     @staticmethod
-    def _mark(cell: QLineEdit, error: str | None) -> None:
+    def _mark(cell: QLineEdit, error: str | None, value: float | None = None) -> None:
+        """Red with ``error`` as tooltip, or valid; a rounded view names the exact value."""
         cell.setProperty("invalid", error is not None)
         cell.setStyleSheet(INVALID_STYLE if error else "")
-        cell.setToolTip(error or "a number, fraction or sum, e.g. 1/9, -0.1, 2*0.5")
+        tip = error or "a number, fraction or sum, e.g. 1/9, -0.1, 2*0.5"
+        if error is None and value is not None and not shown_exactly(cell.text(), value):
+            tip = f"shown rounded; the value in force is {value!r}\n{tip}"
+        cell.setToolTip(tip)
 
     def invalid_cells(self) -> list[QLineEdit]:
         return [cell for row in self.cells for cell in row if cell.property("invalid")]
@@ -445,7 +469,10 @@ class KernelEditor(QWidget):
         self.biasEdit.setText(format_number(self._bias))
         self.biasEdit.blockSignals(False)
         KernelGrid._mark(self.biasEdit, None)
-        self.biasEdit.setToolTip("added to every output value")
+        tip = "added to every output value"
+        if not shown_exactly(self.biasEdit.text(), self._bias):
+            tip += f" (shown rounded; the value in force is {self._bias!r})"
+        self.biasEdit.setToolTip(tip)
 
     def _bias_edited(self, text: str) -> None:
         try:
