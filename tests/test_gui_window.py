@@ -730,3 +730,26 @@ def test_after_a_restart_the_preset_combo_names_the_restored_kernel(make_window,
     again.close()
     third = make_window()
     assert find(third, QComboBox, "presetCombo").currentData() == "edge"
+
+
+def test_numbers_are_not_cut_off_in_the_cells_or_the_bias(window, qtbot):
+    from convdemo.gui.kernel_editor import text_width
+
+    editor = window.kernel_editor
+    window.use_filter(np.float32([[0.2, -0.1, 0.05], [0.3, -0.7, 0.1], [0.0, 0.25, -0.15]]),
+                      float(np.float32(-0.003491)))
+    assert editor.biasEdit.text() == "-0.003491"
+    assert editor.biasEdit.width() >= text_width(editor.biasEdit)
+    rng = np.random.default_rng(2)
+    kernel = rng.normal(0, 0.05, (7, 7)).astype(np.float32)
+    kernel[0, 0] = -0.003491
+    editor.set_kernel(kernel)
+    editor.cell(3, 3).setText("-0.0625")
+    qtbot.wait(50)  # the window makes room on the next turn of the event loop
+    texts = [editor.cell(r, c).text() for r in range(7) for c in range(7)]
+    assert "-0.003491" in texts and "-0.0625" in texts
+    for r in range(7):
+        for c in range(7):
+            cell = editor.cell(r, c)
+            assert cell.width() >= text_width(cell), (cell.text(), cell.width())
+    assert editor.width() >= editor.sizeHint().width()  # the editor is not squeezed either

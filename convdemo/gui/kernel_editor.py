@@ -26,6 +26,7 @@ from PyQt6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSizePolicy,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -76,6 +77,16 @@ def shown_exactly(text: str, value: float) -> bool:
         return False
 
 
+def text_width(edit: QLineEdit, text: str | None = None) -> int:
+    """The width ``edit`` needs to show ``text`` (default: its text) uncut, measured with
+    QFontMetrics plus the line edit's frame, text margins and inner margins."""
+    fm = edit.fontMetrics()
+    frame = edit.style().pixelMetric(QStyle.PixelMetric.PM_DefaultFrameWidth, None, edit)
+    m = edit.textMargins()
+    text = edit.text() if text is None else text
+    return fm.horizontalAdvance(text) + 2 * frame + m.left() + m.right() + 2 * 2 + 2
+
+
 def matching_preset(kernel) -> str | None:
     """The preset whose values equal ``kernel`` exactly (as the float32 the engine uses), or
     None. A (k, k, 3) per-channel kernel is one neuron, never a preset."""
@@ -94,10 +105,13 @@ class KernelGrid(QWidget):
     """A k x k grid of cells for one kernel plane. Emits ``changed`` on each valid edit."""
 
     changed = pyqtSignal()
+    #: the cells got wider or narrower to fit their text
+    widthChanged = pyqtSignal()
 
     def __init__(self, prefix: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._prefix = prefix
+        self._base_width = 60
         self._layout = QGridLayout(self)
         self._layout.setSpacing(3)
         self._layout.setContentsMargins(2, 2, 2, 2)
@@ -123,7 +137,21 @@ class KernelGrid(QWidget):
                 cell.setText(format_number(float(values[r, c])))
                 cell.blockSignals(False)
                 self._mark(cell, None, float(values[r, c]))
+        self.fit_widths()
         self.changed.emit()
+
+    def fit_widths(self) -> None:
+        """Every cell as wide as the longest text in the grid needs (and at least the
+        size's base width), so "-0.0625" in a 7x7 grid is not cut."""
+        if not self.cells:
+            return
+        need = max(text_width(cell) for row in self.cells for cell in row)
+        width = max(self._base_width, need)
+        if width != self.cells[0][0].width():
+            for row in self.cells:
+                for cell in row:
+                    cell.setFixedWidth(width)
+            self.widthChanged.emit()
 
     def _rebuild(self, k: int) -> None:
         for row in self.cells:
@@ -132,7 +160,7 @@ class KernelGrid(QWidget):
                 cell.setParent(None)  # gone from findChild at once, not at the next loop
                 cell.deleteLater()
         self.cells = []
-        width = {1: 64, 3: 60, 5: 46, 7: 40}.get(k, 40)
+        width = self._base_width = {1: 64, 3: 60, 5: 46, 7: 40}.get(k, 40)
         self._layout.setSpacing(3 if k <= 3 else 2)
         for r in range(k):
             row = []
@@ -176,6 +204,7 @@ class KernelGrid(QWidget):
         if r < self.values.shape[0] and c < self.values.shape[1]:
             self._editing.discard((r, c))
             self.committed[r, c] = self.values[r, c]
+            self.fit_widths()
 
     def _edited(self, r: int, c: int, text: str) -> None:
         cell = self.cells[r][c]
@@ -195,6 +224,7 @@ class KernelGrid(QWidget):
         self._mark(cell, None)
         if (r, c) not in self._editing:  # set by the program (or a paste): committed at once
             self.committed[r, c] = value
+            self.fit_widths()
         if value != self.values[r, c]:
             self.values[r, c] = value
             self.changed.emit()
@@ -221,6 +251,8 @@ class KernelEditor(QWidget):
     #: per-channel mode switched on (True) or off, emitted before the kernel's ``changed``
     perChannelChanged = pyqtSignal(bool)
     sizeChanged = pyqtSignal(int)
+    #: the editor's width changed (bigger kernel, wider numbers): the window makes room
+    widthChanged = pyqtSignal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -277,6 +309,7 @@ class KernelEditor(QWidget):
         self.grids = [KernelGrid("")] + [KernelGrid(f"{ch}_") for ch in CHANNEL_NAMES]
         for grid in self.grids:
             grid.changed.connect(self._grid_changed)
+            grid.widthChanged.connect(self.widthChanged)
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("kernelTabs")
         self.tabs.setDocumentMode(True)
@@ -315,6 +348,7 @@ class KernelEditor(QWidget):
         self.biasEdit.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.biasEdit.setToolTip("added to every output value")
         self.biasEdit.textChanged.connect(self._bias_edited)
+        self.biasEdit.editingFinished.connect(self._fit_bias)
         opts.addWidget(self.biasEdit)
         outer.addLayout(opts)
 
@@ -463,11 +497,19 @@ class KernelEditor(QWidget):
             pass  # a damaged setting: keep the default kernel
 
     # ---- internals --------------------------------------------------------------------------
+    def _fit_bias(self) -> None:
+        """The bias field as wide as its text needs ("-0.003491" keeps its minus sign)."""
+        width = max(64, text_width(self.biasEdit))
+        if width != self.biasEdit.width():
+            self.biasEdit.setFixedWidth(width)
+            self.widthChanged.emit()
+
     def _set_bias(self, value: float) -> None:
         self._bias = float(value)
         self.biasEdit.blockSignals(True)
         self.biasEdit.setText(format_number(self._bias))
         self.biasEdit.blockSignals(False)
+        self._fit_bias()
         KernelGrid._mark(self.biasEdit, None)
         tip = "added to every output value"
         if not shown_exactly(self.biasEdit.text(), self._bias):

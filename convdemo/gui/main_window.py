@@ -307,6 +307,8 @@ class MainWindow(QMainWindow):
         # new cells are shown (and measured) on the next event-loop turn: measure after that
         self.kernel_editor.sizeChanged.connect(
             lambda _k: QTimer.singleShot(0, self._editor_resized))
+        self.kernel_editor.widthChanged.connect(
+            lambda: QTimer.singleShot(0, self._editor_resized))
         self.controls.displayCombo.activated.connect(self._display_chosen)
         self.controls.changed.connect(self._request_update)
         self.output_pane.graphics.scene().sigMouseMoved.connect(self._hovered)
@@ -602,8 +604,8 @@ class MainWindow(QMainWindow):
         """A 5x5 or 7x7 grid is wider: give the editor that room (the inspector gives it)."""
         self.kernel_editor.adjustSize()
         need = self.kernel_editor.sizeHint().width() + 16
-        self.editor_scroll.setMinimumWidth(min(need, 360))
-        self.editor_scroll.setMaximumWidth(max(260, min(need, 360)))
+        self.editor_scroll.setMinimumWidth(min(need, 420))
+        self.editor_scroll.setMaximumWidth(max(260, min(need, 420)))
 
     def _display_chosen(self) -> None:
         self._display_auto = False  # the user picked a display: leave it alone from now on
