@@ -452,6 +452,7 @@ def test_screenshot_flag_renders_1280x800(tmp_path, scale):
                           str(out)], capture_output=True, text=True, timeout=120, env=env,
                          cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
+    assert "propagateSizeHints" not in run.stderr  # the offscreen plugin's noise is silenced
     pixels = np.asarray(Image.open(out).convert("RGB"))
     assert pixels.shape == (800, 1280, 3)
     assert np.unique(pixels.reshape(-1, 3), axis=0).shape[0] > 1000
@@ -504,7 +505,12 @@ def test_menus_have_every_entry(window):
 
     assert texts(menus["File"]) == ["Open…", "Open sample", "Recent files", "Paste image",
                                     "Save output…", "Copy output", "Quit"]
-    assert texts(menus["Kernel"]) == list(kernels.PRESETS)
+    # the lecture's four first, in the order of their shortcuts, then the others
+    lecture = list(kernels.LECTURE_PRESETS)
+    assert texts(menus["Kernel"]) == lecture + [n for n in kernels.PRESETS if n not in lecture]
+    kernel_acts = [a for a in menus["Kernel"].actions() if not a.isSeparator()]
+    assert [a.shortcut().toString() for a in kernel_acts[:4]] == [
+        "Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+4"]
     view = texts(menus["View"])
     assert view[:3] == ["Fit", "1:1", "Input channel"]
     channel_menu = next(a.menu() for a in menus["View"].actions() if a.menu())
@@ -753,3 +759,80 @@ def test_numbers_are_not_cut_off_in_the_cells_or_the_bias(window, qtbot):
             cell = editor.cell(r, c)
             assert cell.width() >= text_width(cell), (cell.text(), cell.width())
     assert editor.width() >= editor.sizeHint().width()  # the editor is not squeezed either
+
+
+def test_view_menu_toggles_the_cnn_dock(window):
+    act = window.cnn_dock.toggleViewAction()
+    view_menu = next(a.menu() for a in window.menuBar().actions() if "View" in a.text())
+    assert act in view_menu.actions()
+    assert act.isEnabled() and act.isChecked()
+    act.trigger()
+    assert not window.cnn_dock.isVisible() and not act.isChecked()
+    act.trigger()
+    assert window.cnn_dock.isVisible()
+
+
+def test_make_app_sets_no_display_name_and_silences_only_propagate_size_hints(tmp_path):
+    """A display name would be appended by Qt to the title: "ConvDemo — x.png — ConvDemo".
+    The message filter drops the offscreen plugin's propagateSizeHints line, nothing else."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    code = (
+        "from convdemo.gui.app import make_app\n"
+        "from PyQt6.QtCore import qWarning\n"
+        "app = make_app()\n"
+        "print(repr(app.applicationDisplayName()), repr(app.applicationName()))\n"
+        "qWarning(b'This plugin does not support propagateSizeHints()')\n"
+        "qWarning(b'another warning stays')\n")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "'convdemo' 'convdemo'"  # the default: no display name set
+    assert "propagateSizeHints" not in run.stderr
+    assert "another warning stays" in run.stderr
+
+
+@pytest.mark.parametrize("content", [b"root:x:0:0:root:/root:/bin/bash\n", b"", b"jpeg"])
+def test_a_bad_file_on_the_command_line_is_said_in_the_status_bar(make_window, tmp_path,
+                                                                  capsys, content):
+    from convdemo import resources
+    from convdemo.gui.app import open_first_image
+
+    if content == b"jpeg":  # a truncated JPEG
+        good = tmp_path / "good.jpg"
+        Image.fromarray(np.full((64, 64, 3), 120, np.uint8)).save(good)
+        content = good.read_bytes()[:200]
+    bad = tmp_path / ("x.png" if content else "empty.png")
+    bad.write_bytes(content)
+    window = make_window(restore=False)
+    assert not open_first_image(window, str(bad))
+    sample = resources.default_sample()
+    assert window.image_name == sample.name  # the sample photo is shown
+    message = window.statusBar().currentMessage()
+    assert message.startswith("Cannot open") and bad.name in message, message
+    assert f"Showing the sample photo {sample.name} instead." in message
+    assert "Opened" not in message
+    assert window.last_error and window.last_error in capsys.readouterr().err
+    assert window.windowTitle() == f"ConvDemo — {sample.name}"
+
+
+def test_the_inspector_says_when_clip_display_clips(window):
+    from convdemo.gui.inspector import shown_as
+
+    assert shown_as(1.2588, "clip") == "value 1.2588 (shown clipped to 1)"
+    assert shown_as(-0.5, "clip") == "value -0.5000 (shown clipped to 0)"
+    assert shown_as(1.2588, "diverging") == "value 1.2588"
+    window.apply_preset("identity")
+    find(window, QComboBox, "channelsCombo").setCurrentText("sum")  # R+G+B: above 1
+    find(window, QComboBox, "displayCombo").setCurrentText("clip")
+    raw = shown(window)
+    r, c = np.unravel_index(np.argmax(raw), raw.shape)
+    assert raw[r, c] > 1
+    assert window.inspect_output(int(r), int(c))
+    text = window.inspector.label.text()
+    assert "shown clipped to 1" in text and "in the view" not in text

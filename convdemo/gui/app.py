@@ -27,9 +27,33 @@ def make_app(argv: list[str] | None = None):
         app = QApplication(argv if argv is not None else [sys.argv[0]])
         app.setApplicationName("convdemo")
         app.setOrganizationName("convdemo")
-        app.setApplicationDisplayName("ConvDemo")
+        # no setApplicationDisplayName: Qt appends it to every window title that does not end
+        # with it ("ConvDemo — chelsea.png — ConvDemo"); the title names the app already
+        install_message_filter()
     configure_pyqtgraph()
     return app
+
+
+#: Qt messages that are noise, not news: the offscreen plugin (used for --screenshot) says
+#: this on every window shown. Only these exact messages are dropped; every other one is kept.
+SILENCED_MESSAGES = ("This plugin does not support propagateSizeHints()",)
+
+
+def install_message_filter() -> None:
+    """Drop :data:`SILENCED_MESSAGES`; pass every other Qt message on as before."""
+    from PyQt6.QtCore import qInstallMessageHandler
+
+    previous = None
+
+    def handler(kind, context, message) -> None:
+        if message in SILENCED_MESSAGES:
+            return
+        if previous is not None:
+            previous(kind, context, message)
+        else:
+            sys.stderr.write(message + "\n")
+
+    previous = qInstallMessageHandler(handler)
 
 
 def configure_pyqtgraph() -> None:
@@ -42,7 +66,6 @@ def run_app(image=None, preset=None, model=None, screenshot=None) -> int:
     """Open the window (or render it to ``screenshot``); returns the process exit code."""
     from PyQt6.QtCore import QSettings, QTimer
 
-    from convdemo import resources
     from convdemo.gui.main_window import MainWindow
 
     app = make_app()
@@ -62,12 +85,7 @@ def run_app(image=None, preset=None, model=None, screenshot=None) -> int:
         window.resize(*SCREENSHOT_SIZE)
     window.show()
 
-    path = Path(image) if image else (None if screenshot else window.last_image_path())
-    if path is None or not window.open_image(path):
-        if path is not None:
-            print(f"convdemo: {window.last_error}; showing a sample photo instead",
-                  file=sys.stderr)
-        window.open_image(resources.default_sample())
+    open_first_image(window, image, from_settings=not screenshot)
 
     if not screenshot:
         code = app.exec()
@@ -89,6 +107,30 @@ def run_app(image=None, preset=None, model=None, screenshot=None) -> int:
     QTimer.singleShot(0, shoot)
     app.exec()
     return result["code"]
+
+
+def open_first_image(window, image=None, *, from_settings: bool = True) -> bool:
+    """Open ``image`` (or the last image from QSettings), else the sample photo.
+
+    A file that exists but is not a readable image (``convdemo /etc/passwd``, an empty
+    x.png, a truncated JPEG) gets its one-sentence error in the status bar, as File ▸ Open
+    gives it, and on stderr; the sample photo is shown instead. Returns whether ``image``
+    (or the remembered one) opened.
+    """
+    from convdemo import resources
+
+    path = Path(image) if image else (window.last_image_path() if from_settings else None)
+    if path is not None and window.open_image(path):
+        return True
+    error = window.last_error if path is not None else ""
+    sample = resources.default_sample()
+    window.open_image(sample)
+    if error:
+        print(f"convdemo: {error}; showing a sample photo instead", file=sys.stderr)
+        window.statusBar().showMessage(
+            f"{error[0].upper()}{error[1:]}. Showing the sample photo {sample.name} instead.",
+            30000)
+    return False
 
 
 def install_excepthook(window) -> None:

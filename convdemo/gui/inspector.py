@@ -98,7 +98,18 @@ def _table(a: np.ndarray, padded: np.ndarray | None = None, digits: int = 2) -> 
             + "".join(rows) + "</table>")
 
 
-def describe_html(ins: Inspection, output_value: str = "", in_view: float | None = None) -> str:
+def shown_as(value: float, display: str) -> str:
+    """The output value, and how the view shows it: "value 1.2588 (shown clipped to 1)"."""
+    text = f"value {_num(value, 4)}"
+    if display == "clip" and value > 1:
+        text += " (shown clipped to 1)"
+    elif display == "clip" and value < 0:
+        text += " (shown clipped to 0)"
+    return text
+
+
+def describe_html(ins: Inspection, output_value: str = "", in_view: float | None = None,
+                  display: str = "") -> str:
     """The inspection as HTML: the kernel, then per channel input and products, the sums.
 
     Table cells show 2 decimals; the sums show 4, so they can be checked against the view.
@@ -110,7 +121,7 @@ def describe_html(ins: Inspection, output_value: str = "", in_view: float | None
     same_kernel = all(np.array_equal(ins.kernel[:, :, 0], ins.kernel[:, :, i]) for i in range(C))
     head = f"<b>output pixel<br>row {ins.row}, col {ins.col}</b>"
     if in_view is not None:
-        head += f"<br>in the view: <b>{_num(in_view, 4)}</b>"
+        head += f"<br><b>{shown_as(in_view, display)}</b>"
     if ins.padded.any():
         head += "<br><i>grey cells: padding</i>"
     parts = [f"<table cellspacing='3'><tr><td valign='middle'>{head}</td>"]
@@ -192,7 +203,8 @@ class InspectorPanel(QWidget):
             "their sum, which is the output value."
         )
 
-    def show_inspection(self, ins: Inspection, output_value: float | None, note: str = "") -> None:
+    def show_inspection(self, ins: Inspection, output_value: float | None, note: str = "",
+                        display: str = "") -> None:
         self.inspection = ins
         self.output_value = output_value
-        self.label.setText(describe_html(ins, note, output_value))
+        self.label.setText(describe_html(ins, note, output_value, display))

@@ -184,8 +184,10 @@ class MainWindow(QMainWindow):
     def create_dock(self) -> None:
         self.cnn_dock = QDockWidget("CNN: what a trained network sees", self)
         self.cnn_dock.setObjectName("cnnDock")
+        # closable: View ▸ "CNN: …" (the dock's toggle action) is only enabled for a closable dock
         self.cnn_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                                  | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                                  | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                                  | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         try:
             from convdemo.gui.cnn_panel import CNNPanel
 
@@ -282,8 +284,13 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.cnn_dock.toggleViewAction())
 
         kernel_menu = bar.addMenu("&Kernel")
-        for name in kernels.PRESETS:
+        # the lecture's four first, in the order of their shortcuts (Ctrl+1 = blur ...)
+        for name in kernels.LECTURE_PRESETS:
             kernel_menu.addAction(self.preset_acts[name])
+        kernel_menu.addSeparator()
+        for name in kernels.PRESETS:
+            if name not in kernels.LECTURE_PRESETS:
+                kernel_menu.addAction(self.preset_acts[name])
         kernel_menu.setToolTipsVisible(True)
 
         help_menu = bar.addMenu("&Help")
@@ -770,8 +777,13 @@ class MainWindow(QMainWindow):
                                     placement.pitch_x, placement.pitch_y)
             value = float(raw[row, col]) if raw.ndim == 2 else None
             if raw.ndim == 3:
-                note = "output values in the view: " + ", ".join(
-                    f"{c} {raw[row, col, i]:.3f}" for i, c in enumerate("RGB"[: raw.shape[2]]))
+                values = raw[row, col]
+                note = "output values: " + ", ".join(
+                    f"{c} {values[i]:.4f}" for i, c in enumerate("RGB"[: raw.shape[2]]))
+                if settings.display == "clip" and (values.min() < 0 or values.max() > 1):
+                    note += " (shown clipped to 0..1)"
+                elif settings.display == "diverging":
+                    note += " (the view shows their mean)"
         else:
             out_place = output_placement(settings, image_shape)
             prow, pcol = out_place.index(x, y)
@@ -788,7 +800,7 @@ class MainWindow(QMainWindow):
             else:
                 note = "this value falls outside every pooling window"
         self.pixel_item.show()
-        self.inspector.show_inspection(ins, value, note)
+        self.inspector.show_inspection(ins, value, note, settings.display)
         return True
 
     def _hide_hover(self) -> None:
