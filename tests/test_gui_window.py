@@ -836,3 +836,43 @@ def test_the_inspector_says_when_clip_display_clips(window):
     assert window.inspect_output(int(r), int(c))
     text = window.inspector.label.text()
     assert "shown clipped to 1" in text and "in the view" not in text
+
+
+def test_restored_geometry_is_fitted_to_the_screen(make_window, photo, qtbot):
+    from PyQt6.QtCore import QRect
+
+    first = make_window()
+    first.move(300, 200)
+    first.close()  # saves a 1280x800 geometry
+    window = MainWindow(QSettings(str(first.qsettings.fileName()), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    screen = window.screen().availableGeometry()  # offscreen: 800x800
+    assert window.frameGeometry().width() <= max(screen.width(),
+                                                  window.minimumSizeHint().width())
+    assert window.frameGeometry().height() <= screen.height()
+    small = QRect(0, 0, 1024, 768 - 40)  # a 1024x768 screen with a task bar
+    window.resize(1280, 800)
+    window.move(200, 100)
+    window.fit_to_screen(small)
+    assert small.contains(window.frameGeometry()), window.frameGeometry()
+    window.worker.shutdown(5)
+
+
+@pytest.mark.parametrize("size", [(1366, 768 - 40), (1024, 768 - 40)])
+def test_small_screens_keep_everything_essential_usable(window, size):
+    """At 1366x768 (and 1024x768) the views, the kernel cells, every control and the
+    inspector keep their minimum sizes: panels scroll, nothing essential is cut off."""
+    from PyQt6.QtCore import QRect
+
+    window.resize(1280, 800)
+    window.fit_to_screen(QRect(0, 0, *size))
+    QGuiApplication.processEvents()
+    assert window.width() <= size[0] and window.height() <= size[1]
+    c = window.controls
+    assert c.height() >= c.minimumSizeHint().height() and c.width() >= c.minimumSizeHint().width()
+    for w in (c.strideSpin, c.paddingCombo, c.channelsCombo, c.poolCombo, c.displayCombo):
+        assert w.isVisible() and w.height() >= w.minimumSizeHint().height()
+    cell = window.kernel_editor.cell(2, 2)
+    assert cell.visibleRegion().boundingRect().size() == cell.size()  # all of it in sight
+    assert window.output_pane.graphics.height() > 150 and window.output_pane.graphics.width() > 150
+    assert window.inspector.isVisible() and window.inspector.width() >= 200

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PyQt6.QtCore import QByteArray, QEventLoop, QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QByteArray, QEventLoop, QRect, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QGuiApplication, QImage, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QApplication,
@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)  # the size the lecture hall projector gets, unless restored
         if restore:
             self.read_settings()
+        self.fit_to_screen()  # a saved 1280x800 must not run off a 1024x768 screen
 
     # ================================================================ construction
     def create_central(self) -> None:
@@ -875,6 +876,30 @@ class MainWindow(QMainWindow):
                 self.cnn_panel.set_model(str(model))
             except Exception as exc:  # a stale setting must not stop the app
                 self.statusBar().showMessage(f"Could not restore the model {model}: {exc}")
+
+    def fit_to_screen(self, available: QRect | None = None) -> None:
+        """Shrink the window to the screen's available geometry (minus the frame) and move it
+        onto it. ``available`` defaults to this window's screen (tests pass one)."""
+        if self.isMaximized() or self.isFullScreen():
+            return
+        if available is None:
+            screen = self.screen() or QGuiApplication.primaryScreen()
+            if screen is None:
+                return
+            available = screen.availableGeometry()
+        frame, inner = self.frameGeometry(), self.geometry()
+        extra_w = frame.width() - inner.width()
+        extra_h = frame.height() - inner.height()
+        w = max(self.minimumSizeHint().width(),
+                min(inner.width(), available.width() - extra_w))
+        h = max(self.minimumSizeHint().height(),
+                min(inner.height(), available.height() - extra_h))
+        if (w, h) != (inner.width(), inner.height()):
+            self.resize(w, h)
+        x = min(max(frame.x(), available.x()), available.x() + available.width() - w - extra_w)
+        y = min(max(frame.y(), available.y()), available.y() + available.height() - h - extra_h)
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(max(x, available.x()), max(y, available.y()))
 
     def last_image_path(self) -> Path | None:
         value = self.qsettings.value("lastImage")
