@@ -19,10 +19,12 @@ at most one runs and one waits. Results, including errors, come back by a Qt sig
 from __future__ import annotations
 
 import os
+import threading
 import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +195,23 @@ def make_thumbnail(image: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
     return np.ascontiguousarray(np.clip(small[..., :3] * 255 + 0.5, 0, 255).astype(np.uint8))
 
 
+class _Gate:
+    """Whether the worker may still emit: closed, under a lock, when the runner shuts down
+    or its QObject is destroyed. Emitting a signal from the worker thread on a QObject that
+    the GUI thread is deleting crashed the process (seen in the tests); a RuntimeError is
+    not guaranteed. A plain Python object, so it outlives the QObject."""
+
+    def __init__(self, executor: ThreadPoolExecutor) -> None:
+        self.lock = threading.Lock()
+        self.open = True
+        self._executor = executor
+
+    def close(self, *_args) -> None:
+        with self.lock:  # waits for an emit in progress
+            self.open = False
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
 class LatestWins(QObject):
     """A one-worker executor where a newer request replaces an older waiting one.
 
@@ -213,6 +232,8 @@ class LatestWins(QObject):
         self.max_outstanding = 0
         self.completed = 0
         self._done.connect(self._on_done)  # queued: emitted from the worker thread
+        self._gate = _Gate(self._executor)
+        self.destroyed.connect(self._gate.close)  # also when the panel goes without a close
 
     def submit(self, request: Request) -> None:
         if self._running is None:
@@ -229,19 +250,27 @@ class LatestWins(QObject):
 
     def shutdown(self) -> None:
         self._waiting = None
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._gate.close()
 
     def _start(self, request: Request) -> None:
-        self._running = self._executor.submit(self._work, request)
-        self._running.add_done_callback(self._emit_done)
+        try:
+            self._running = self._executor.submit(self._work, request)
+        except RuntimeError:  # shut down: the panel is closing
+            self._running = None
+            return
+        self._running.add_done_callback(partial(LatestWins._emit_done, self, self._gate))
 
-    def _emit_done(self, future: Future) -> None:  # worker thread
+    @staticmethod
+    def _emit_done(runner: LatestWins, gate: _Gate, future: Future) -> None:  # worker thread
         if future.cancelled():
             return
-        try:
-            self._done.emit(future.result())
-        except RuntimeError:  # the panel was deleted while this ran
-            pass
+        with gate.lock:
+            if not gate.open:
+                return
+            try:
+                runner._done.emit(future.result())
+            except RuntimeError:  # the wrapper outlived its QObject
+                pass
 
     def _on_done(self, result: Result) -> None:  # GUI thread
         self._running = None
