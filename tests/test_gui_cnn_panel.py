@@ -7,11 +7,11 @@ import pytest
 from PyQt6.QtCore import QPoint, Qt
 from scipy.signal import correlate2d
 
+from conftest import require
 from convdemo import labels, resources
 from convdemo import model as cnn
 from convdemo.gui import cnn_panel as panel_module
 from convdemo.gui.cnn_panel import CNNPanel
-from tests.conftest import require
 
 # ------------------------------------------------------------------------------ helpers
 
@@ -412,3 +412,48 @@ def test_shipped_deep_model_shows_both_layers(make_panel, qtbot):
     panel.set_layer("conv2d_1")
     assert panel.grid.count() == 64
     assert panel.grid.vmax() == pytest.approx(panel._result.activations["conv2d_1"].max())
+
+
+# ------------------------------------------------------------------- fitting a narrow dock
+
+
+def deep_second_layer(make_panel, qtbot, deep_npz, width, height=760):
+    panel = make_panel(deep_npz)
+    panel.resize(width, height)
+    draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[4])
+    assert panel.wait_until_idle(5000)
+    panel.set_layer("conv2d_1")
+    qtbot.wait(20)  # layouts settle
+    assert panel.grid.count() == 64
+    return panel
+
+
+@pytest.mark.parametrize("width", [320, 340, 420])
+def test_64_map_labels_fit_under_their_tiles(make_panel, qtbot, deep_npz, width):
+    panel = deep_second_layer(make_panel, qtbot, deep_npz, width)
+    grid = panel.grid
+    labels_ = grid.labels()
+    assert len(labels_) == 64  # every map keeps a visible label, even at 320 px
+    assert grid.label_decimals() in (2, 3)
+    for ch, rect, text in labels_:
+        assert text == f"{grid.means()[ch]:.{grid.label_decimals()}f}"
+        assert grid.label_width(text, ch) <= rect.width(), (text, rect.width())
+    # labels side by side in a row never touch
+    by_row = {}
+    for _, rect, _ in labels_:
+        by_row.setdefault(rect.top(), []).append(rect)
+    for rects in by_row.values():
+        rects.sort(key=lambda r: r.left())
+        assert all(a.right() < b.left() for a, b in zip(rects, rects[1:], strict=False))
+
+
+def test_labels_give_way_when_even_two_decimals_do_not_fit(qtbot):
+    from convdemo.gui.feature_maps import FeatureMapGrid
+
+    grid = FeatureMapGrid()
+    qtbot.addWidget(grid)
+    grid.set_maps(np.random.default_rng(0).uniform(0, 1, (11, 11, 64)).astype(np.float32))
+    grid.resize(800, 600)
+    assert grid.label_decimals() == 3 and len(grid.labels()) == 64
+    grid.resize(grid.minimumWidth(), 600)  # 24 px tiles: no room for "0.53"
+    assert grid.label_decimals() is None and grid.labels() == []

@@ -17,6 +17,7 @@ from PyQt6.QtCore import QPoint, QRect, QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import (
     QColor,
     QFont,
+    QFontMetrics,
     QImage,
     QKeyEvent,
     QMouseEvent,
@@ -30,13 +31,15 @@ from PyQt6.QtWidgets import QSizePolicy, QToolTip, QWidget
 HIGHLIGHT = QColor(255, 140, 0)
 #: colour of the frame around the map being inspected
 SELECTED = QColor(230, 30, 60)
-#: columns of the grid: 8 for up to 32 maps (4 rows), 10 for the 64 maps of conv2d_1 (7 rows)
+#: columns of the grid: 8 for the 32 maps of conv2d (4 rows) and the 64 of conv2d_1 (8 rows).
+#: (10 columns left 29 px tiles in a 340 px dock: too narrow for a "0.129" label.)
 COLUMNS = 8
-WIDE_COLUMNS = 10
+#: gap between tiles, in pixels
+GAP = 3
 
 
 def columns_for(n: int) -> int:
-    return COLUMNS if n <= 32 else WIDE_COLUMNS
+    return COLUMNS
 
 
 @lru_cache(maxsize=1)
@@ -64,9 +67,11 @@ def rgb_image(rgb: np.ndarray) -> QImage:
     return img.copy()  # detach from the numpy buffer
 
 
-def mean_text(value: float) -> str:
-    """A map's mean for its label: 3 decimals below 1 (so near ties differ), else 2."""
-    return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
+def mean_text(value: float, decimals: int = 3) -> str:
+    """A map's mean for its label: ``decimals`` below 1 (3 by default, so near ties differ),
+    one fewer from 1 up (the same width)."""
+    d = decimals if abs(value) < 1 else max(1, decimals - 1)
+    return f"{value:.{d}f}"
 
 
 def top_maps(means: np.ndarray) -> list[int]:
@@ -276,21 +281,48 @@ class FeatureMapGrid(QWidget):
         return self._tile_geometry(pos)[0]
 
     # ------------------------------------------------------------------ geometry
-    def _label_height(self) -> int:
-        from PyQt6.QtGui import QFontMetrics
+    def label_decimals(self) -> int | None:
+        """Decimals of the mean labels at the current width: 3, else 2 when 3 would not fit
+        under a tile, else None (no room: labels hidden; hover or click a map for its mean)."""
+        if not self._images:
+            return None
+        room = round(self._cell_side()) - 2
+        fm = QFontMetrics(self._bold_font())  # the widest of the two label fonts
+        for d in (3, 2):
+            if max(fm.horizontalAdvance(mean_text(float(v), d)) for v in self._means) <= room:
+                return d
+        return None
 
+    def labels(self) -> list[tuple[int, QRect, str]]:
+        """(channel, label rect, text) of every tile as painted, in reading order."""
+        d = self.label_decimals()
+        if d is None:
+            return []
+        return [(ch, self._tile_geometry(pos)[1], mean_text(float(self._means[ch]), d))
+                for pos, ch in enumerate(self._order)]
+
+    def label_width(self, text: str, channel: int) -> int:
+        """Painted width of ``text`` in the font of ``channel``'s label (bold if most active)."""
+        font = self._bold_font() if channel in self._top else self._label_font
+        return QFontMetrics(font).horizontalAdvance(text)
+
+    def _bold_font(self) -> QFont:
+        bold = QFont(self._label_font)
+        bold.setBold(True)
+        return bold
+
+    def _label_height(self) -> int:
         return QFontMetrics(self._label_font).height()
 
     def _cell_side(self, width: int | None = None) -> float:
         width = self.width() if width is None else width
-        gap = 3
         cols = self._columns()
-        return max(12.0, (width - gap * (cols - 1)) / cols)
+        return max(12.0, (width - GAP * (cols - 1)) / cols)
 
     def _tile_geometry(self, pos: int) -> tuple[QRect, QRect]:
         """(image rect, label rect) of the tile at reading position ``pos``."""
         side = self._cell_side()
-        gap = 3
+        gap = GAP
         row, col = divmod(pos, self._columns())
         x = col * (side + gap)
         y = row * (side + self._label_height() + gap)
@@ -360,9 +392,9 @@ class FeatureMapGrid(QWidget):
             painter.end()
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        bold = QFont(self._label_font)
-        bold.setBold(True)
+        bold = self._bold_font()
         text_colour = self.palette().windowText().color()
+        decimals = self.label_decimals()
         for pos, ch in enumerate(self._order):
             img_rect, label_rect = self._tile_geometry(pos)
             painter.drawImage(img_rect, self._images[ch])
@@ -370,9 +402,12 @@ class FeatureMapGrid(QWidget):
             if frame is not None:
                 painter.setPen(QPen(frame, 2.5 if ch == self._selected else 2))
                 painter.drawRect(QRectF(img_rect).adjusted(1, 1, -1, -1))
+            if decimals is None:
+                continue
             painter.setFont(bold if ch in self._top else self._label_font)
             painter.setPen(HIGHLIGHT.darker(115) if ch in self._top else text_colour)
-            painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter, mean_text(self._means[ch]))
+            painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter,
+                             mean_text(float(self._means[ch]), decimals))
         painter.end()
 
     # -------------------------------------------------------------------- events
