@@ -211,3 +211,58 @@ def test_scan_mode_in_the_window(window, qtbot):
     panel.findChild(QPushButton, "scanFinish").click()
     np.testing.assert_allclose(panel.model.output, engine(panel.model.copy, panel.model.settings),
                                atol=1e-5)
+
+
+@pytest.mark.parametrize("pool, channels, pool_stride", [
+    ("max", "sum", 0), ("avg", "sum", 0), ("max", "separate", 0), ("avg", "gray", 1),
+    ("max", "sum", 3)])
+def test_pooled_pixel_shows_its_pool_window_and_the_winning_sum(window, pool, channels,
+                                                                 pool_stride):
+    """With pooling the inspector shows the pool window's conv values (as the engine computes
+    them), the pooled value, and the full multiply-and-sum of the winner (max) or of the
+    hovered conv pixel (avg); the numbers add up to the output pixel."""
+    window.apply_preset("sobel-x")
+    window.findChild(QComboBox, "channelsCombo").setCurrentText(channels)
+    window.findChild(QComboBox, "paddingCombo").setCurrentText("same")
+    window.findChild(QComboBox, "activationCombo").setCurrentText("ReLU")
+    window.findChild(QComboBox, "poolCombo").setCurrentText(pool)
+    window.findChild(QSpinBox, "poolSizeSpin").setValue(2 if pool_stride != 3 else 3)
+    window.findChild(QSpinBox, "poolStrideSpin").setValue(pool_stride)
+    window.kernel_editor.biasEdit.setText("-0.05")
+    assert window.wait_until_idle(10000)
+    s = window.full_outcome.request.settings
+    x = window.full_outcome.result.conv_input
+    conv = ops.relu(engine(x, s))
+    pooled = ops.pool2d(conv, s.pool_size, stride=s.pool_stride, mode=pool)
+    np.testing.assert_allclose(window.full_outcome.result.raw, pooled, rtol=1e-5, atol=1e-6)
+    if conv.ndim == 2:
+        conv, pooled = conv[:, :, None], pooled[:, :, None]
+    for pr, pc in [(0, 0), (3, 5), (pooled.shape[0] - 1, pooled.shape[1] - 1)]:
+        assert window.inspect_pooled(pr, pc)
+        p = window.inspector.pool_inspection
+        assert p is not None and (p.prow, p.pcol) == (pr, pc)
+        window_values = conv[p.rows[0]:p.rows[-1] + 1, p.cols[0]:p.cols[-1] + 1]
+        np.testing.assert_allclose(p.values, window_values, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(p.pooled, pooled[pr, pc], rtol=1e-5, atol=1e-5)
+        d = p.detail
+        assert (d.row, d.col) == (p.rows[p.detail_at[0]], p.cols[p.detail_at[1]])
+        # the written-out multiply-and-sum: products add up to the conv value shown
+        np.testing.assert_allclose(d.products.sum(axis=(0, 1)), d.channel_sums, atol=1e-9)
+        assert d.outputs[0] == pytest.approx(float(window_values[p.detail_at][0]), abs=1e-5)
+        if pool == "max":  # the winner's sum is the output value
+            assert d.outputs[0] == pytest.approx(float(pooled[pr, pc, 0]), abs=1e-5)
+        text = window.inspector.label.text()
+        def shown(v: float) -> str:  # as the panel writes numbers: 4 decimals, 0 as "0"
+            return "0" if v == 0 else f"{v:.4f}"
+
+        assert f"{pool} pooling" in text and f"<b>{shown(float(p.pooled[0]))}</b>" in text
+        for v in p.values[:, :, 0].ravel():
+            assert f">{shown(float(v))}<" in text
+        assert ("winner" if pool == "max" else "hovered") in text
+        # the whole pool window's receptive field is outlined on the input
+        rows0, cols0 = receptive_field(s, x.shape, p.rows[0], p.cols[0])
+        rows1, cols1 = receptive_field(s, x.shape, p.rows[-1], p.cols[-1])
+        rect = window.field_item.rect()
+        assert (rect.x(), rect.y(), rect.right(), rect.bottom()) == (
+            cols0[0], rows0[0], cols1[-1] + 1, rows1[-1] + 1)
+        assert window.detail_item.isVisible()

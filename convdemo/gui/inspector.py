@@ -76,6 +76,56 @@ def inspect(x: np.ndarray, settings: Settings, row: int, col: int) -> Inspection
                       float(settings.bias), separate, settings.relu, outputs, settings.flip)
 
 
+@dataclass(frozen=True)
+class PoolInspection:
+    """The pooling behind pooled output pixel (prow, pcol).
+
+    ``rows``/``cols``: the convolution-output rows and cols of the pool window; ``values``
+    (len(rows), len(cols), C) the conv outputs there (after ReLU, as the pool sees them; C = 1
+    unless channels = separate); ``pooled`` (C,) the output values (max or mean per channel);
+    ``winners``: per channel, the (i, j) in the window of the maximum (max pooling).
+    ``detail`` is the full multiply-and-sum of one conv pixel, at ``detail_at`` (i, j): the
+    winner for max (of the first channel when channels are separate), for avg the hovered one.
+    """
+
+    prow: int
+    pcol: int
+    mode: str
+    rows: np.ndarray
+    cols: np.ndarray
+    values: np.ndarray
+    pooled: np.ndarray
+    winners: tuple[tuple[int, int], ...]
+    detail: Inspection
+    detail_at: tuple[int, int]
+
+
+def inspect_pool(x: np.ndarray, settings: Settings, prow: int, pcol: int,
+                 hovered: tuple[int, int] | None = None) -> PoolInspection:
+    """The pool window behind pooled output ``(prow, pcol)`` and the arithmetic of the conv
+    pixel that decides it (valid pooling with ``pool_size`` and ``pool_stride``, as
+    :func:`convdemo.pipeline.run` pools)."""
+    size = settings.pool_size
+    step = settings.pool_stride or size
+    rows = np.arange(size) + prow * step
+    cols = np.arange(size) + pcol * step
+    cells = [[inspect(x, settings, int(r), int(c)) for c in cols] for r in rows]
+    values = np.array([[cell.outputs for cell in row] for row in cells], dtype=np.float64)
+    C = values.shape[2]
+    winners = tuple(divmod(int(np.argmax(values[:, :, i])), size) for i in range(C))
+    if settings.pool == "max":
+        pooled = values.max(axis=(0, 1))
+        at = winners[0]
+    else:
+        pooled = values.mean(axis=(0, 1))
+        at = (0, 0)
+        if hovered is not None and rows[0] <= hovered[0] <= rows[-1] and \
+                cols[0] <= hovered[1] <= cols[-1]:
+            at = (int(hovered[0] - rows[0]), int(hovered[1] - cols[0]))
+    return PoolInspection(prow, pcol, settings.pool, rows, cols, values, pooled, winners,
+                          cells[at[0]][at[1]], at)
+
+
 def _num(v: float, digits: int = 3) -> str:
     if v == 0:
         return "0"
@@ -109,7 +159,7 @@ def shown_as(value: float, display: str) -> str:
 
 
 def describe_html(ins: Inspection, output_value: str = "", in_view: float | None = None,
-                  display: str = "") -> str:
+                  display: str = "", what: str = "output pixel") -> str:
     """The inspection as HTML: the kernel, then per channel input and products, the sums.
 
     Table cells show 2 decimals; the sums show 4, so they can be checked against the view.
@@ -119,7 +169,7 @@ def describe_html(ins: Inspection, output_value: str = "", in_view: float | None
                                              tuple(f"ch {i}" for i in range(C)))
     colours = {"R": "#b00000", "G": "#007000", "B": "#0030c0"}
     same_kernel = all(np.array_equal(ins.kernel[:, :, 0], ins.kernel[:, :, i]) for i in range(C))
-    head = f"<b>output pixel<br>row {ins.row}, col {ins.col}</b>"
+    head = f"<b>{what}<br>row {ins.row}, col {ins.col}</b>"
     if in_view is not None:
         head += f"<br><b>{shown_as(in_view, display)}</b>"
     if ins.padded.any():
@@ -169,6 +219,54 @@ def describe_html(ins: Inspection, output_value: str = "", in_view: float | None
     return "".join(parts)
 
 
+def describe_pool_html(pool: PoolInspection, display: str = "") -> str:
+    """The pool window's conv values (the winner marked for max, the mean written out for
+    avg), then the full arithmetic of the conv pixel that decides the output."""
+    C = pool.values.shape[2]
+    names = ("R", "G", "B") if C == 3 else ("",) * C
+    size = len(pool.rows)
+    parts = [f"<b>output pixel row {pool.prow}, col {pool.pcol}</b>: {pool.mode} pooling "
+             f"{size}×{size} of conv rows {pool.rows[0]}–{pool.rows[-1]}, "
+             f"cols {pool.cols[0]}–{pool.cols[-1]}<br>"]
+    parts.append("<table cellspacing='3'><tr>")
+    for i in range(C):
+        cells = []
+        for r in range(size):
+            tds = []
+            for c in range(size):
+                style = ""
+                if pool.mode == "max" and (r, c) == pool.winners[i]:
+                    style = "background:#ffe680;font-weight:bold;"
+                elif pool.mode == "avg" and (r, c) == pool.detail_at:
+                    style = "background:#d8f0ff;"
+                tds.append(f"<td align='right' style='{style}'>"
+                           f"{_num(float(pool.values[r, c, i]), 4)}</td>")
+            cells.append("<tr>" + "".join(tds) + "</tr>")
+        table = ("<table cellspacing='0' cellpadding='2' style='border:1px solid #999;'>"
+                 + "".join(cells) + "</table>")
+        label = f"<b>{names[i]}</b>&nbsp;" if names[i] else ""
+        if pool.mode == "max":
+            result = f"max = <b>{_num(float(pool.pooled[i]), 4)}</b>"
+        else:
+            terms = " + ".join(_num(float(v), 4) for v in pool.values[:, :, i].ravel())
+            result = (f"mean = ({terms}) / {size * size} = "
+                      f"<b>{_num(float(pool.pooled[i]), 4)}</b>")
+        if display and C == 1:
+            result += f"<br>{shown_as(float(pool.pooled[i]), display)}"
+        parts.append(f"<td valign='middle'>{label}</td><td>{table}</td>"
+                     f"<td valign='middle'>{result}</td>")
+    parts.append("</tr></table>")
+    r, c = pool.detail_at
+    row, col = int(pool.rows[r]), int(pool.cols[c])
+    if pool.mode == "max":
+        which = "the winner" + (" of R" if C > 1 else "")
+    else:
+        which = "the hovered one"
+    parts.append(f"<i>worked out below: conv pixel ({row}, {col}), {which}</i><br>")
+    parts.append(describe_html(pool.detail, what="conv pixel"))
+    return "".join(parts)
+
+
 class InspectorPanel(QWidget):
     """objectName ``inspectorPanel``; shows :func:`describe_html` for the hovered pixel."""
 
@@ -176,6 +274,7 @@ class InspectorPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("inspectorPanel")
         self.inspection: Inspection | None = None
+        self.pool_inspection: PoolInspection | None = None
         self.output_value: float | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -195,6 +294,7 @@ class InspectorPanel(QWidget):
         self.clear()
 
     def clear(self) -> None:
+        self.pool_inspection = None
         self.inspection = None
         self.output_value = None
         self.label.setText(
@@ -203,8 +303,16 @@ class InspectorPanel(QWidget):
             "their sum, which is the output value."
         )
 
+    def show_pool(self, pool: PoolInspection, display: str = "") -> None:
+        """A pooled output pixel: the pool window, then the deciding conv pixel's sum."""
+        self.pool_inspection = pool
+        self.inspection = pool.detail
+        self.output_value = float(pool.pooled[0]) if pool.pooled.size == 1 else None
+        self.label.setText(describe_pool_html(pool, display))
+
     def show_inspection(self, ins: Inspection, output_value: float | None, note: str = "",
                         display: str = "") -> None:
+        self.pool_inspection = None
         self.inspection = ins
         self.output_value = output_value
         self.label.setText(describe_html(ins, note, output_value, display))

@@ -36,7 +36,7 @@ from PyQt6.QtWidgets import (
 from convdemo import imaging, kernels, pipeline, resources
 from convdemo.gui.controls import Controls
 from convdemo.gui.geometry import axis_pads, conv_placement, output_placement, receptive_field
-from convdemo.gui.inspector import InspectorPanel, inspect
+from convdemo.gui.inspector import InspectorPanel, inspect, inspect_pool
 from convdemo.gui.kernel_editor import KernelEditor
 from convdemo.gui.scan import ScanPanel
 from convdemo.gui.views import ImagePane, outline, to_u8
@@ -111,6 +111,9 @@ class MainWindow(QMainWindow):
         self.output_pane.view.setYLink(self.input_pane.view)
         self.field_item = outline("#ffd400", 2.5)  # receptive field, on the input
         self.input_pane.view.addItem(self.field_item)
+        # with pooling: the receptive field of the conv pixel that decides (inside field_item)
+        self.detail_item = outline("#00e5ff", 1.5)
+        self.input_pane.view.addItem(self.detail_item)
         self.pixel_item = outline("#ffd400", 2.5)  # hovered output pixel
         self.output_pane.view.addItem(self.pixel_item)
 
@@ -750,6 +753,25 @@ class MainWindow(QMainWindow):
         self._hover = (x, y)
         return self._inspect_at(x, y)
 
+    def inspect_pooled(self, row: int, col: int) -> bool:
+        """Inspect pooled output pixel (row, col) (pooling on), as hovering its centre does."""
+        if self.full_outcome is None:
+            return False
+        placement = output_placement(self.full_outcome.request.settings, self.image.shape)
+        x = placement.x0 + (col + 0.5) * placement.pitch_x
+        y = placement.y0 + (row + 0.5) * placement.pitch_y
+        self._hover = (x, y)
+        return self._inspect_at(x, y)
+
+    def _show_field(self, item, settings, image_shape, rows_cols) -> None:
+        """Outline on the input the input cells read by conv pixels rows x cols."""
+        (r0, c0), (r1, c1) = rows_cols
+        rows0, cols0 = receptive_field(settings, image_shape, r0, c0)
+        rows1, cols1 = receptive_field(settings, image_shape, r1, c1)
+        item.setRect(float(cols0[0]), float(rows0[0]), float(cols1[-1] - cols0[0] + 1),
+                     float(rows1[-1] - rows0[0] + 1))
+        item.show()
+
     def _inspect_at(self, x: float, y: float) -> bool:
         outcome = self.full_outcome
         if outcome is None or outcome.result.empty:
@@ -761,51 +783,52 @@ class MainWindow(QMainWindow):
         conv_shape, _ = pipeline.output_shapes(image_shape, settings)
         placement = conv_placement(settings, image_shape)
         row, col = placement.index(x, y)
+        raw = outcome.result.raw
+        if settings.pool != "none":
+            out_place = output_placement(settings, image_shape)
+            prow, pcol = out_place.index(x, y)
+            if not (0 <= prow < raw.shape[0] and 0 <= pcol < raw.shape[1]):
+                self._hide_hover()
+                return False
+            pool = inspect_pool(conv_in, settings, prow, pcol, hovered=(row, col))
+            # the whole pool window's receptive field, and the deciding conv pixel's inside it
+            self._show_field(self.field_item, settings, image_shape,
+                             ((pool.rows[0], pool.cols[0]), (pool.rows[-1], pool.cols[-1])))
+            d = pool.detail
+            self._show_field(self.detail_item, settings, image_shape,
+                             ((d.row, d.col), (d.row, d.col)))
+            self.pixel_item.setRect(out_place.x0 + pcol * out_place.pitch_x,
+                                    out_place.y0 + prow * out_place.pitch_y,
+                                    out_place.pitch_x, out_place.pitch_y)
+            self.pixel_item.show()
+            self.inspector.show_pool(pool, settings.display)
+            return True
+        self.detail_item.hide()
         if not (0 <= row < conv_shape[0] and 0 <= col < conv_shape[1]):
             self._hide_hover()
             return False
         ins = inspect(conv_in, settings, row, col)
-        rows, cols = receptive_field(settings, image_shape, row, col)
-        self.field_item.setRect(float(cols[0]), float(rows[0]), float(len(cols)),
-                                float(len(rows)))
-        self.field_item.show()
-        raw = outcome.result.raw
+        self._show_field(self.field_item, settings, image_shape, ((row, col), (row, col)))
         note = ""
-        value = None
-        if settings.pool == "none":
-            self.pixel_item.setRect(placement.x0 + col * placement.pitch_x,
-                                    placement.y0 + row * placement.pitch_y,
-                                    placement.pitch_x, placement.pitch_y)
-            value = float(raw[row, col]) if raw.ndim == 2 else None
-            if raw.ndim == 3:
-                values = raw[row, col]
-                note = "output values: " + ", ".join(
-                    f"{c} {values[i]:.4f}" for i, c in enumerate("RGB"[: raw.shape[2]]))
-                if settings.display == "clip" and (values.min() < 0 or values.max() > 1):
-                    note += " (shown clipped to 0..1)"
-                elif settings.display == "diverging":
-                    note += " (the view shows their mean)"
-        else:
-            out_place = output_placement(settings, image_shape)
-            prow, pcol = out_place.index(x, y)
-            self.pixel_item.setRect(out_place.x0 + pcol * out_place.pitch_x,
-                                    out_place.y0 + prow * out_place.pitch_y,
-                                    out_place.pitch_x, out_place.pitch_y)
-            size = settings.pool_size
-            if 0 <= prow < raw.shape[0] and 0 <= pcol < raw.shape[1]:
-                pooled = raw[prow, pcol]
-                shown = f"{pooled:.3f}" if np.ndim(pooled) == 0 else ", ".join(
-                    f"{v:.3f}" for v in np.ravel(pooled))
-                note = (f"then {settings.pool} pooling ({size}×{size}) gives the output pixel "
-                        f"({prow}, {pcol}) = {shown}")
-            else:
-                note = "this value falls outside every pooling window"
+        self.pixel_item.setRect(placement.x0 + col * placement.pitch_x,
+                                placement.y0 + row * placement.pitch_y,
+                                placement.pitch_x, placement.pitch_y)
+        value = float(raw[row, col]) if raw.ndim == 2 else None
+        if raw.ndim == 3:
+            values = raw[row, col]
+            note = "output values: " + ", ".join(
+                f"{c} {values[i]:.4f}" for i, c in enumerate("RGB"[: raw.shape[2]]))
+            if settings.display == "clip" and (values.min() < 0 or values.max() > 1):
+                note += " (shown clipped to 0..1)"
+            elif settings.display == "diverging":
+                note += " (the view shows their mean)"
         self.pixel_item.show()
         self.inspector.show_inspection(ins, value, note, settings.display)
         return True
 
     def _hide_hover(self) -> None:
         self.field_item.hide()
+        self.detail_item.hide()
         self.pixel_item.hide()
 
     # ================================================================ export
