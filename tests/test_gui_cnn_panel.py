@@ -457,3 +457,79 @@ def test_labels_give_way_when_even_two_decimals_do_not_fit(qtbot):
     assert grid.label_decimals() == 3 and len(grid.labels()) == 64
     grid.resize(grid.minimumWidth(), 600)  # 24 px tiles: no room for "0.53"
     assert grid.label_decimals() is None and grid.labels() == []
+
+
+def visible_in(widget, panel) -> bool:
+    """widget is shown, not scrolled away, and lies inside the panel."""
+    if not widget.isVisible() or widget.visibleRegion().isEmpty():
+        return False
+    top_left = widget.mapTo(panel, QPoint(0, 0))
+    return top_left.y() >= 0 and top_left.y() + widget.height() <= panel.height()
+
+
+def test_clicking_a_map_keeps_the_panel_top_in_view(make_panel, qtbot, deep_npz):
+    panel = deep_second_layer(make_panel, qtbot, deep_npz, 340, 650)
+    grid = panel.grid
+    last = grid.order()[-1]
+    panel._scroll.ensureWidgetVisible(grid, 0, 0)
+    qtbot.wait(10)
+    for ch in (grid.order()[0], last):
+        panel._scroll.verticalScrollBar().setValue(0 if ch == grid.order()[0] else 10**6)
+        qtbot.wait(10)
+        qtbot.mouseClick(grid, Qt.MouseButton.LeftButton, pos=grid.tile_rect(ch).center())
+        qtbot.wait(150)  # the panel scrolls after the click (twice: 0 and 80 ms)
+        assert grid.selected() == ch
+        for widget in (panel.model_combo, panel.summary_button, panel.input_tabs,
+                       panel.chart, panel.use_button, panel.inspect_title):
+            assert visible_in(widget, panel), widget.objectName() or widget.text()
+
+
+@pytest.mark.parametrize("width", [320, 340, 420])
+def test_draw_canvas_is_a_big_square_with_clear_beside_it(make_panel, qtbot, seed_npz, width):
+    panel = make_panel(seed_npz)
+    panel.resize(width, 800)
+    canvas = use_draw_tab(panel)
+    qtbot.wait(20)
+    assert canvas.width() == canvas.height()
+    # as wide as the panel leaves beside the prediction (within the layout's spacing)
+    beside = panel.width() - canvas.width() - panel.chart.minimum_width()
+    assert canvas.width() >= 190 and (beside < 40 or canvas.width() == 300)
+    clear = panel.clear_button
+    assert not clear.isEnabled()  # nothing to clear yet
+    draw(qtbot, canvas, DIGIT_STROKES[1])
+    assert clear.isVisible() and clear.isEnabled()
+    canvas_rect = canvas.rect().translated(canvas.mapTo(panel, QPoint(0, 0)))
+    clear_rect = clear.rect().translated(clear.mapTo(panel, QPoint(0, 0)))
+    assert not canvas_rect.intersects(clear_rect)
+    panel.input_tabs.setCurrentIndex(0)
+    assert not clear.isVisible()  # nothing to clear on the Photo tab
+
+
+@pytest.mark.parametrize("width", [320, 360])
+def test_the_panel_fits_a_narrow_dock_without_a_horizontal_scroll_bar(
+    make_panel, qtbot, tmp_path, deep_npz, width
+):
+    # the fashion names are the widest class names; a deep model gives the longest inspector
+    fashion_deep = cnn.load(deep_npz)
+    fashion_deep.meta.update(dataset="fashion", labels=list(labels.FASHION))
+    path = fashion_deep.save(tmp_path / "fashion-deep-like.npz")
+    panel = deep_second_layer(make_panel, qtbot, path, width, 700)
+    assert panel.chart.labels == labels.FASHION
+    panel.set_image(np.random.default_rng(3).uniform(0, 1, (90, 120, 3)).astype(np.float32))
+    assert panel.wait_until_idle(5000)
+    panel.inspect_map(7)
+    qtbot.wait(20)
+    assert panel.width() == width
+    scroll = panel._scroll
+    assert scroll.horizontalScrollBar().maximum() == 0
+    assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
+    # whole, and inside what is on screen: the panel (head) or the scroll area's viewport
+    for widget, room in ((panel.summary_button, width),
+                         (panel.use_button, scroll.viewport().width())):
+        assert widget.width() >= widget.sizeHint().width(), widget.text()
+        assert widget.mapTo(panel, QPoint(widget.width(), 0)).x() <= room, widget.text()
+    assert panel.chart.width() >= panel.chart.minimum_width()
+    assert panel.chart.mapTo(panel, QPoint(panel.chart.width(), 0)).x() <= width
+    for row in panel.filter_view.cells:
+        for cell in row:
+            assert cell.width() >= cell.minimumSizeHint().width()

@@ -43,6 +43,7 @@ from PyQt6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -63,9 +64,13 @@ MODEL_DESCRIPTIONS = {
 }
 #: longest side of the photo thumbnail made by the worker, in pixels
 THUMB_SIDE = 320
-CANVAS_SIDE = 140  # the Photo / Draw tab pages
-SEEN_SIDE = 112  # the 28x28 input, 4 screen pixels per pixel
+#: the Photo / Draw tab pages are square: as wide as the dock allows beside the prediction,
+#: between these sides (at 320 px the dock still has room for the fashion class names)
+CANVAS_MIN = 120
+CANVAS_MAX = 300
+SEEN_SIDE = 84  # the 28x28 input, 3 screen pixels per pixel
 INSPECT_SIDE = 96  # the enlarged map
+MARGIN = 6  # left and right margin of the panel's parts
 NOTHING_TO_SEE = "Nothing to see: the picture is blank. Draw a digit or open a photo."
 
 
@@ -301,7 +306,9 @@ class ProbabilityChart(QWidget):
         if probabilities.shape != (len(labels),):
             raise ValueError(f"{len(labels)} labels but probabilities of shape "
                              f"{probabilities.shape}")
-        self.labels = tuple(labels)
+        if tuple(labels) != self.labels:
+            self.labels = tuple(labels)
+            self.updateGeometry()  # the names' width sets the minimum width
         self.probabilities = probabilities
         self._message = ""
         top = self.top_index()
@@ -310,8 +317,9 @@ class ProbabilityChart(QWidget):
         self.update()
 
     def set_message(self, text: str, labels=None) -> None:
-        if labels is not None:
+        if labels is not None and tuple(labels) != self.labels:
             self.labels = tuple(labels)
+            self.updateGeometry()
         self.probabilities = None
         self._message = text
         self.setToolTip("")
@@ -330,10 +338,23 @@ class ProbabilityChart(QWidget):
         return font
 
     def sizeHint(self) -> QSize:
-        return QSize(200, self.fontMetrics().height() * 10 * 3 // 2)
+        return QSize(self.minimum_width(), self.fontMetrics().height() * 10 * 3 // 2)
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(130, self.fontMetrics().height() * 10)
+        return QSize(self.minimum_width(), self.fontMetrics().height() * 10)
+
+    def minimum_width(self) -> int:
+        """The narrowest the chart can be with every name and "100.0%" whole (bars >= 30 px)."""
+        name_w, pct_w = self._text_widths()
+        return int(name_w + pct_w + 30 + 1)
+
+    def _text_widths(self) -> tuple[float, float]:
+        bold = QFont(self.font())
+        bold.setBold(True)
+        fm = QFontMetricsF(bold)
+        labels = self.labels or tuple(str(i) for i in range(10))
+        return (max(fm.horizontalAdvance(s) for s in labels) + 6,
+                fm.horizontalAdvance("100.0%") + 4)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -346,10 +367,7 @@ class ProbabilityChart(QWidget):
             painter.end()
             return
         n = len(self.labels)
-        bold = self.row_font(self.top_index())
-        fm_bold = QFontMetricsF(bold)
-        name_w = max(fm_bold.horizontalAdvance(s) for s in self.labels) + 6
-        pct_w = fm_bold.horizontalAdvance("100.0%") + 4
+        name_w, pct_w = self._text_widths()
         row_h = self.height() / n
         bar_left = name_w
         bar_w = max(10.0, self.width() - name_w - pct_w)
@@ -388,8 +406,9 @@ class FilterView(QWidget):
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(2)
-        mono = monospace_font()
-        mono.setPointSizeF(max(mono.pointSizeF(), self.font().pointSizeF()))
+        # the panel's own size (the system fixed font can be 12 pt: three cells would then
+        # not fit beside the enlarged map in a 320 px dock)
+        mono = monospace_font(self.font().pointSizeF())
         self.cells: list[list[QLabel]] = []
         for r in range(3):
             row = []
@@ -489,20 +508,27 @@ class CNNPanel(QWidget):
         self.photo_view.setObjectName("photoThumbnail")
         self.photo_view.set_message("No photo yet: open one (Ctrl+O) or use the Draw tab.")
         self.canvas = DrawCanvas(self)
-        self.clear_button = self.canvas.clear_button  # over the canvas's corner
         self.input_tabs = QTabWidget(self)
         self.input_tabs.setObjectName("cnnInputTabs")
         self.input_tabs.setDocumentMode(True)
         self.input_tabs.addTab(self.photo_view, "Photo")
         self.input_tabs.addTab(self.canvas, "Draw")
         self.input_tabs.tabBar().setUsesScrollButtons(False)
+        # Clear sits in the tab row, beside the tabs: never over the canvas, where people draw
+        self.clear_button = QToolButton(self.input_tabs)
+        self.clear_button.setObjectName("clearDrawingButton")
+        self.clear_button.setText("Clear")
+        self.clear_button.setToolTip("Erase the drawing.")
+        self.input_tabs.setCornerWidget(self.clear_button, Qt.Corner.TopRightCorner)
+        self.clear_button.hide()  # on the Draw tab only
 
         self.seen_view = PixelView(self, side=120)
         self.seen_view.setObjectName("modelInputView")
         self.seen_view.setToolTip(
             "The 28×28 picture the model gets: grey, white on black, the content scaled to "
             "20 px and centred by its centre of mass (how MNIST was made).")
-        self.seen_caption = QLabel("Model sees (28×28):", self)
+        self.seen_caption = QLabel("Model sees:", self)
+        self.seen_caption.setToolTip(self.seen_view.toolTip())
 
         self.chart = ProbabilityChart(self)
         self.timing = QLabel("", self)
@@ -535,6 +561,8 @@ class CNNPanel(QWidget):
         self.inspect_title = QLabel("Click a map to see the 3×3 filter it learned.", self)
         self.inspect_title.setObjectName("inspectTitle")
         self.inspect_title.setWordWrap(True)
+        # three lines reserved: the inspector does not jump as its title changes
+        self.inspect_title.setMinimumHeight(3 * self.inspect_title.fontMetrics().lineSpacing())
         self.filter_view = FilterView(self)
         self.use_button = QPushButton("Use this filter", self)
         self.use_button.setObjectName("useFilterButton")
@@ -543,39 +571,45 @@ class CNNPanel(QWidget):
                                    "editor, to see what it does to your photo.")
 
     def _create_layout(self) -> None:
-        content = QWidget(self)
-        content.setObjectName("cnnPanelContent")
-        v = QVBoxLayout(content)
-        v.setContentsMargins(6, 4, 6, 4)
-        v.setSpacing(5)
+        """The top (model, input, prediction) stays put; only the maps and inspector scroll.
 
+        So clicking a map can bring the inspector into view without the model selector and
+        the Photo/Draw tabs scrolling away. Every part fits a 320 px dock: no horizontal
+        scroll bar (tested).
+        """
+        head = QWidget(self)
+        head.setObjectName("cnnPanelHead")
+        v = QVBoxLayout(head)
+        v.setContentsMargins(MARGIN, 4, MARGIN, 2)
+        v.setSpacing(4)
         top = QHBoxLayout()
-        top.addWidget(QLabel("Model:", content))
+        top.addWidget(QLabel("Model:", head))
         top.addWidget(self.model_combo, 1)
         top.addWidget(self.summary_button)
         v.addLayout(top)
         v.addWidget(self.status)
 
-        # input (tabs) and what the model sees on the left, the prediction on the right
+        # the input (tabs, square, as big as the width allows) | prediction, what the model sees
         middle = QHBoxLayout()
-        left = QVBoxLayout()
-        left.setSpacing(2)
-        bar = self.input_tabs.tabBar().sizeHint()
-        side = max(CANVAS_SIDE, bar.width())
-        self.input_tabs.setFixedSize(side, CANVAS_SIDE + bar.height())
-        left.addWidget(self.input_tabs)
-        left.addWidget(self.seen_caption)
-        self.seen_view.setFixedSize(SEEN_SIDE, SEEN_SIDE)
-        left.addWidget(self.seen_view, 0, Qt.AlignmentFlag.AlignHCenter)
-        middle.addLayout(left)
+        middle.setSpacing(MARGIN)
+        self.input_tabs.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        middle.addWidget(self.input_tabs, 1, Qt.AlignmentFlag.AlignTop)
         right = QVBoxLayout()
         right.setSpacing(2)
-        right.addWidget(QLabel("<b>Prediction</b>", content))
+        right.addWidget(QLabel("<b>Prediction</b>", head))
         right.addWidget(self.chart, 1)
-        right.addWidget(self.timing)
-        middle.addLayout(right, 1)
+        right.addWidget(self.seen_caption)
+        self.seen_view.setFixedSize(SEEN_SIDE, SEEN_SIDE)
+        right.addWidget(self.seen_view)
+        middle.addLayout(right, 0)
         v.addLayout(middle)
+        self._middle, self._right = middle, right
 
+        content = QWidget(self)
+        content.setObjectName("cnnPanelContent")
+        v = QVBoxLayout(content)
+        v.setContentsMargins(MARGIN, 2, MARGIN, 4)
+        v.setSpacing(5)
         maps_head = QHBoxLayout()
         maps_head.addWidget(QLabel("<b>Feature maps</b>", content))
         maps_head.addWidget(self.layer_combo, 1)
@@ -583,44 +617,71 @@ class CNNPanel(QWidget):
         maps_opts = QHBoxLayout()
         maps_opts.addWidget(self.sort_check)
         maps_opts.addStretch(1)
-        self.colour_bar.setFixedWidth(130)
-        maps_opts.addWidget(self.colour_bar)
+        self.colour_bar.setMinimumWidth(80)
+        self.colour_bar.setMaximumWidth(130)
+        maps_opts.addWidget(self.colour_bar, 1)
         v.addLayout(maps_opts)
         v.addWidget(self.grid)
 
-        # the inspector: title; enlarged map | filter numbers; button and bias
+        # the inspector: title; enlarged map | filter numbers and bias; button
         inspect = QGridLayout()
         inspect.setHorizontalSpacing(8)
         inspect.setVerticalSpacing(3)
         inspect.addWidget(self.inspect_title, 0, 0, 1, 2)
         self.inspected_view.setFixedSize(INSPECT_SIDE, INSPECT_SIDE)
         inspect.addWidget(self.inspected_view, 1, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
-        inspect.addWidget(self.filter_view, 1, 1)
-        buttons = QHBoxLayout()
-        buttons.setSpacing(8)
-        buttons.addWidget(self.use_button)
-        buttons.addWidget(self.filter_view.bias)
-        buttons.addStretch(1)
-        inspect.addLayout(buttons, 2, 1)
+        inspect.addWidget(self.filter_view, 1, 1, Qt.AlignmentFlag.AlignLeft)
+        inspect.addWidget(self.filter_view.bias, 2, 1, Qt.AlignmentFlag.AlignTop)
+        inspect.addWidget(self.use_button, 3, 0, 1, 2, Qt.AlignmentFlag.AlignLeft)
         inspect.setColumnStretch(1, 1)
         v.addLayout(inspect)
         v.addStretch(1)
+        v.addWidget(self.timing)  # out of the way: the top must stay short
 
         scroll = QScrollArea(self)
         scroll.setObjectName("cnnPanelScroll")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        # always on: the grid's height follows its width, so a scroll bar that came and went
+        # would change the width, then the height, then the scroll bar... (it recursed until
+        # Qt crashed at one dock width)
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         scroll.setWidget(content)
         self._scroll = scroll
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        outer.setSpacing(0)
+        outer.addWidget(head)
+        outer.addWidget(_rule(self))
+        outer.addWidget(scroll, 1)
+        self._fit_input()
+
+    def _fit_input(self) -> None:
+        """Make the Photo/Draw pages square and as big as the width leaves beside the chart.
+
+        Only the maximum width and the height are set from the panel's width, never the
+        minimum width, so the dock can still be made narrower (down to CANVAS_MIN).
+        """
+        right = max(self.chart.minimum_width(), self._right.minimumSize().width())
+        room = self.width() - 2 * MARGIN - self._middle.spacing() - right
+        bar = self.input_tabs.tabBar().sizeHint().height()
+        # and leave at least half a short dock (1024x768 screens) to the maps
+        tall = self.height() // 2 - bar - 40
+        side = max(CANVAS_MIN, min(CANVAS_MAX, room, tall))
+        self.input_tabs.setMinimumSize(CANVAS_MIN, side + bar)
+        self.input_tabs.setMaximumSize(side, side + bar)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_input()
 
     def _connect(self) -> None:
         self.model_combo.currentIndexChanged.connect(self._on_model_combo)
         self.summary_button.clicked.connect(self.show_summary)
+        self.clear_button.clicked.connect(self.canvas.clear)
         self.input_tabs.currentChanged.connect(self._on_tab)
+        self.canvas.changed.connect(self._update_clear_button)
         self.canvas.changed.connect(self._on_drawing)
         self.layer_combo.currentIndexChanged.connect(self._on_layer)
         self.sort_check.toggled.connect(self.grid.set_sorted)
@@ -747,7 +808,12 @@ class CNNPanel(QWidget):
         self.set_model(self.model_combo.itemData(index))
 
     def _on_tab(self, index: int) -> None:
+        self._update_clear_button()
         self._submit()
+
+    def _update_clear_button(self) -> None:
+        self.clear_button.setVisible(self.input_tabs.currentIndex() == 1)
+        self.clear_button.setEnabled(not self.canvas.is_empty())
 
     def _on_drawing(self) -> None:
         if self.input_tabs.currentIndex() == 1:
@@ -874,11 +940,18 @@ class CNNPanel(QWidget):
 
     def _on_map_clicked(self, index: int) -> None:
         self.inspect_map(index)
-        # bring the inspector into view (the 64-map grid can push it below the fold)
+        # bring the inspector into view (the 64-map grid can push it below the fold); again
+        # once the wrapped texts have their new heights (Qt needs a second layout pass)
         QTimer.singleShot(0, self._reveal_inspector)
+        QTimer.singleShot(80, self._reveal_inspector)
 
     def _reveal_inspector(self) -> None:
+        if not self.isVisible():
+            return
+        """Scroll the maps area (only it: the model selector, input and prediction stay put)
+        just enough to show the inspector down to its button, title first."""
         self._scroll.ensureWidgetVisible(self.use_button, 0, 8)
+        self._scroll.ensureWidgetVisible(self.inspect_title, 0, 4)
 
     def inspected_filter(self) -> tuple[np.ndarray, float] | None:
         """The (kernel (3, 3) float32, bias) that "Use this filter" would emit, if any."""

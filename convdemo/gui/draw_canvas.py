@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
-from PyQt6.QtWidgets import QSizePolicy, QToolButton, QWidget
+from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 #: side of the backing image in pixels (MNIST digits were drawn large, then shrunk to 20 px)
 RESOLUTION = 280
@@ -39,15 +39,7 @@ class DrawCanvas(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setMinimumSize(96, 96)
         self.setToolTip("Draw a digit with the mouse (white on black), like MNIST.")
-        # the Clear button sits over the canvas's top-right corner: no extra row needed
-        self.clear_button = QToolButton(self)
-        self.clear_button.setObjectName("clearDrawingButton")
-        self.clear_button.setText("Clear")
-        self.clear_button.setToolTip("Erase the drawing.")
-        self.clear_button.setCursor(Qt.CursorShape.ArrowCursor)
-        self.clear_button.setAutoRaise(False)
-        self.clear_button.clicked.connect(self.clear)
-        self.clear_button.hide()
+        # no buttons over the drawing: the panel puts Clear beside the canvas
 
     # ----------------------------------------------------------------- public API
     def image(self) -> np.ndarray:
@@ -64,7 +56,6 @@ class DrawCanvas(QWidget):
     def clear(self) -> None:
         self._image.fill(0)
         self._empty = True
-        self.clear_button.hide()
         self._last = None
         self.update()
         self.changed.emit()
@@ -91,12 +82,6 @@ class DrawCanvas(QWidget):
     def heightForWidth(self, width: int) -> int:
         return width
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        sq = self._square()
-        hint = self.clear_button.sizeHint()
-        self.clear_button.move(round(sq.right() - hint.width() - 3), round(sq.top() + 3))
-
     def _square(self) -> QRectF:
         """The on-screen square the backing image is shown in (centred, letterboxed)."""
         side = min(self.width(), self.height())
@@ -122,9 +107,7 @@ class DrawCanvas(QWidget):
             painter.drawLine(start, point)
         painter.end()
         self._last = point
-        if self._empty:
-            self._empty = False
-            self.clear_button.show()
+        self._empty = False
         self.update()
 
     # -------------------------------------------------------------------- events
