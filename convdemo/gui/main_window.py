@@ -142,7 +142,7 @@ class MainWindow(QMainWindow):
         self.kernel_editor = KernelEditor(self)
         self.controls = Controls(self)
         self.inspector = InspectorPanel(self)
-        self.inspector.setMinimumWidth(260)
+        self.inspector.setMinimumWidth(200)  # its tables scroll; the window must fit 1024 px
 
         bottom = QWidget(self)
         row = QHBoxLayout(bottom)
