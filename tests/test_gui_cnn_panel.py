@@ -224,10 +224,20 @@ def test_grid_has_32_maps_for_seed_and_64_for_the_deep_second_layer(
     c = int(np.argmax(contributions))
     assert panel.use_button.text() == "Use this slice"
     assert "not at pixels" in panel.use_button.toolTip()
+    # the bias is not sent, and the button and the note under it say so, and why
+    map_bias = f"{float(cnn.load(deep_npz).conv_filters('conv2d_1')[1][j]):+.3f}"
+    assert "bias is not sent" in panel.use_button.toolTip()
+    assert map_bias in panel.use_button.toolTip() and "sum of all 32 slices" in \
+        panel.use_button.toolTip()
+    assert "with bias 0" in panel.filter_note() and f"input map {c}" in panel.filter_note()
+    assert "(not sent)" in panel.filter_view.bias.text()
     with qtbot.waitSignal(panel.filterChosen, timeout=1000) as blocker:
         qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
     np.testing.assert_array_equal(blocker.args[0], weights[:, :, c, j])
     assert blocker.args[1] == 0.0
+    note = panel.filter_note()
+    assert note.startswith("Sent the slice") and f"bias 0, not {map_bias}" in note
+    assert "sum of all 32 slices" in note
 
 
 def test_missing_weights_are_reported_and_the_panel_keeps_working(

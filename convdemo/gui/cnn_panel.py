@@ -470,6 +470,7 @@ class CNNPanel(QWidget):
         self._result: Result | None = None
         self._inspected: int | None = None
         self._chosen: tuple[np.ndarray, float] | None = None
+        self._sent_note = ""
         self._error: str | None = None
 
         self._create_widgets()
@@ -569,6 +570,11 @@ class CNNPanel(QWidget):
         self.use_button.setEnabled(False)
         self.use_button.setToolTip("Load this learned filter and its bias into the kernel "
                                    "editor, to see what it does to your photo.")
+        self.use_note = QLabel("", self)
+        self.use_note.setObjectName("useFilterNote")
+        self.use_note.setWordWrap(True)
+        self.use_note.setFont(small)
+        self.use_note.hide()
 
     def _create_layout(self) -> None:
         """The top (model, input, prediction) stays put; only the maps and inspector scroll.
@@ -623,7 +629,7 @@ class CNNPanel(QWidget):
         v.addLayout(maps_opts)
         v.addWidget(self.grid)
 
-        # the inspector: title; enlarged map | filter numbers and bias; button
+        # the inspector: title; enlarged map | filter numbers and bias; button; its note
         inspect = QGridLayout()
         inspect.setHorizontalSpacing(8)
         inspect.setVerticalSpacing(3)
@@ -633,6 +639,7 @@ class CNNPanel(QWidget):
         inspect.addWidget(self.filter_view, 1, 1, Qt.AlignmentFlag.AlignLeft)
         inspect.addWidget(self.filter_view.bias, 2, 1, Qt.AlignmentFlag.AlignTop)
         inspect.addWidget(self.use_button, 3, 0, 1, 2, Qt.AlignmentFlag.AlignLeft)
+        inspect.addWidget(self.use_note, 4, 0, 1, 2)
         inspect.setColumnStretch(1, 1)
         v.addLayout(inspect)
         v.addStretch(1)
@@ -949,8 +956,9 @@ class CNNPanel(QWidget):
         if not self.isVisible():
             return
         """Scroll the maps area (only it: the model selector, input and prediction stay put)
-        just enough to show the inspector down to its button, title first."""
-        self._scroll.ensureWidgetVisible(self.use_button, 0, 8)
+        just enough to show the inspector down to its button and note, title first."""
+        bottom = self.use_note if not self.use_note.isHidden() else self.use_button
+        self._scroll.ensureWidgetVisible(bottom, 0, 8)
         self._scroll.ensureWidgetVisible(self.inspect_title, 0, 4)
 
     def inspected_filter(self) -> tuple[np.ndarray, float] | None:
@@ -988,6 +996,7 @@ class CNNPanel(QWidget):
             self.inspect_title.setText("Click a map to see the 3×3 filter it learned.")
             self.filter_view.set_filter(None, None)
             self.use_button.setEnabled(False)
+            self._set_note("")
             return
         weights, biases = model.conv_filters(self.layer())
         maps = self._layer_maps()
@@ -1011,6 +1020,9 @@ class CNNPanel(QWidget):
             self.use_button.setToolTip(
                 "Load this learned filter and its bias into the kernel editor, to see what "
                 "it does to your photo (tip: grey channels match what the CNN sees).")
+            self._set_note("")
+            self._sent_note = (f"Sent map {j}'s filter and its bias {bias:+.3f} to the "
+                               "kernel editor.")
         else:
             c = self._input_slice(weights, j)
             kernel = np.ascontiguousarray(weights[:, :, c, j], dtype=np.float32)
@@ -1023,15 +1035,22 @@ class CNNPanel(QWidget):
                 f"{self._previous_layer()}; the map is the sum of all {cin} slices' outputs, "
                 "plus the bias, through ReLU.")
             self.filter_view.set_filter(kernel, None)
-            self.filter_view.bias.setText(f"bias {float(biases[j]):+.3f}")
+            map_bias = float(biases[j])
+            self.filter_view.bias.setText(f"bias {map_bias:+.3f} (not sent)")
             self.filter_view.bias.setToolTip("The map's bias, added once to the sum of all "
-                                             f"{cin} slices.")
+                                             f"{cin} slices: it belongs to no single slice.")
             self.use_button.setText("Use this slice")
+            why = (f"the map's bias ({map_bias:+.3f}) is added once to the sum of all {cin} "
+                   "slices, so it belongs to no single slice")
             self.use_button.setToolTip(
                 f"This filter looks at {cin} maps of the previous layer, not at pixels, so no "
-                f"single 3×3 kernel can reproduce it on a photo. This loads its slice for "
-                f"input map {c} (bias 0, since the map's bias belongs to the sum of all "
-                f"{cin} slices).")
+                f"single 3×3 kernel can reproduce it on a photo. This loads only its slice for "
+                f"input map {c}, and the bias is not sent (the editor gets bias 0): {why}.")
+            belongs = f"belongs to the sum of all {cin} slices"
+            self._set_note(f"Sends the slice for input map {c} with bias 0: the map's bias "
+                           f"({map_bias:+.3f}) {belongs}.")
+            self._sent_note = (f"Sent the slice for input map {c} with bias 0, not "
+                               f"{map_bias:+.3f}: that bias {belongs}.")
         self._chosen = (kernel, bias)
         self.use_button.setEnabled(True)
 
@@ -1040,9 +1059,19 @@ class CNNPanel(QWidget):
             return
         kernel, bias = self._chosen
         self.filterChosen.emit(kernel.copy(), float(bias))
+        self._set_note(self._sent_note)
         text = self.use_button.text()
         self.use_button.setText("✓ Sent")  # short: the button must not widen the panel
         QTimer.singleShot(1200, lambda: self._restore_button(text))
+
+    def _set_note(self, text: str) -> None:
+        self.use_note.setText(text)
+        self.use_note.setVisible(bool(text))
+
+    def filter_note(self) -> str:
+        """What "Use this filter/slice" sends or sent, as a sentence ("" when nothing to say);
+        for a slice it says that the bias is not sent, and why."""
+        return self.use_note.text() if not self.use_note.isHidden() else ""
 
     def _restore_button(self, text: str) -> None:
         try:
