@@ -543,3 +543,32 @@ def test_the_panel_fits_a_narrow_dock_without_a_horizontal_scroll_bar(
     for row in panel.filter_view.cells:
         for cell in row:
             assert cell.width() >= cell.minimumSizeHint().width()
+
+
+def test_a_photo_gets_a_quiet_hint_that_the_model_only_knows_its_classes(
+    make_panel, qtbot, tmp_path, seed_npz
+):
+    panel = make_panel(seed_npz)
+    panel.resize(340, 760)
+    photo = np.random.default_rng(5).uniform(0, 1, (120, 160, 3)).astype(np.float32)
+    panel.set_image(photo)
+    assert panel.wait_until_idle(5000) and panel.chart.probabilities is not None
+    hint = panel.photo_hint_text()
+    assert "handwritten digits" in hint and "guess" in hint
+    assert panel.photo_hint.isVisible() and not panel.photo_hint.is_elided()
+    assert panel.photo_hint.height() <= 2 * panel.photo_hint.fontMetrics().height()  # one line
+    # a drawing is what the model knows: no hint
+    draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[3])
+    assert panel.wait_until_idle(5000)
+    assert panel.photo_hint_text() == "" and not panel.photo_hint.isVisible()
+    # back on the photo, with a fashion model: its own classes
+    fashion_like = cnn.build("seed", seed=4)
+    fashion_like.meta.update(dataset="fashion", labels=list(labels.FASHION))
+    panel.set_model(fashion_like.save(tmp_path / "fashion-like.npz"))
+    panel.set_image(photo)
+    assert panel.wait_until_idle(5000)
+    assert "clothing" in panel.photo_hint_text() and not panel.photo_hint.is_elided()
+    # nothing predicted (a blank photo): no hint either
+    panel.set_image(np.zeros((50, 50), np.float32))
+    assert panel.wait_until_idle(5000)
+    assert panel.photo_hint_text() == ""

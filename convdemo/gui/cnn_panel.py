@@ -54,6 +54,7 @@ from convdemo.gui.draw_canvas import DrawCanvas
 from convdemo.gui.feature_maps import ColourBar, FeatureMapGrid, PixelView, to_viridis
 from convdemo.gui.fonts import monospace_font
 from convdemo.gui.summary_dialog import SummaryDialog
+from convdemo.labels import DIGITS, FASHION
 
 #: what each shipped model is, for the selector's tooltips
 MODEL_DESCRIPTIONS = {
@@ -442,6 +443,53 @@ class FilterView(QWidget):
         self.bias.setText("" if bias is None else f"bias {bias:+.3f}")
 
 
+class ElidedLabel(QLabel):
+    """One line of text that never widens its parent: cut with "…" when there is no room
+    (the whole text is then in the tooltip)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self._tip = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def set_full_text(self, text: str, tooltip: str = "") -> None:
+        self._full, self._tip = text, tooltip
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def is_elided(self) -> bool:
+        return self.text() != self._full
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
+                                              self.contentsRect().width())
+        self.setText(shown)
+        tip = self._tip or (self._full if shown != self._full else "")
+        self.setToolTip(tip)
+
+
+def photo_hint(labels_: tuple[str, ...]) -> tuple[str, str]:
+    """(one quiet line, its tooltip) for a prediction on a photo: what the model knows."""
+    if tuple(labels_) == DIGITS:
+        what, long = "handwritten digits", "handwritten digits (white on black, centred)"
+    elif tuple(labels_) == FASHION:
+        what, long = "10 kinds of clothing", "ten kinds of clothing (Fashion-MNIST)"
+    else:
+        what, long = "its 10 classes", "its ten classes"
+    line = f"Knows only {what}: other pictures get a guess."
+    tip = (f"This model has only ever seen {long}. On any other picture it still has to pick "
+           "one of its ten classes, so its answer there is a guess, however sure the "
+           "percentage looks.")
+    return line, tip
+
+
 # ---------------------------------------------------------------------------- the panel
 class CNNPanel(QWidget):
     """See :mod:`convdemo.gui.cnn_panel`. objectName ``cnnPanel``.
@@ -541,6 +589,16 @@ class CNNPanel(QWidget):
         self.timing.setWordWrap(True)
         self.timing.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
+        self.photo_hint = ElidedLabel(self)
+        self.photo_hint.setObjectName("photoHint")
+        self.photo_hint.setFont(small)
+        quiet = self.photo_hint.palette()
+        ink = quiet.color(quiet.ColorRole.WindowText)
+        ink.setAlphaF(0.7)
+        quiet.setColor(quiet.ColorRole.WindowText, ink)
+        self.photo_hint.setPalette(quiet)
+        self.photo_hint.hide()  # for photos only
+
         self.layer_combo = QComboBox(self)
         self.layer_combo.setObjectName("layerCombo")
         self.layer_combo.setToolTip("Which convolution layer's maps to show.")
@@ -609,6 +667,7 @@ class CNNPanel(QWidget):
         right.addWidget(self.seen_view)
         middle.addLayout(right, 0)
         v.addLayout(middle)
+        v.addWidget(self.photo_hint)
         self._middle, self._right = middle, right
 
         content = QWidget(self)
@@ -835,6 +894,7 @@ class CNNPanel(QWidget):
             self.status.setToolTip(result.error)  # the whole traceback, for a bug report
             self._error = result.error
             self.chart.set_message("No prediction: see the message above.")
+            self._show_photo_hint(False)
             self.grid.set_message("No feature maps: see the message above.")
             return
         self._error = None
@@ -866,6 +926,7 @@ class CNNPanel(QWidget):
 
     def _show_outputs(self, result: Result) -> None:
         labels = self._model.labels if self._model is not None else ()
+        self._show_photo_hint(False)  # until there is a prediction on a photo
         if result.model is None:
             self.chart.set_message("No prediction: the model could not be loaded.")
             self.grid.set_message("No feature maps: the model could not be loaded.")
@@ -890,9 +951,20 @@ class CNNPanel(QWidget):
             self._refresh_inspector()
             return
         self.chart.set_probabilities(labels, result.probabilities)
+        self._show_photo_hint(result.request.source == "photo", labels)
         self.timing.setText(f"preprocess {result.seconds_preprocess * 1e3:.1f} ms · "
                             f"CNN {result.seconds_forward * 1e3:.1f} ms")
         self._show_maps()
+
+    def _show_photo_hint(self, on: bool, labels=()) -> None:
+        """A quiet line under the prediction for photos: the model knows only its classes."""
+        if on:
+            self.photo_hint.set_full_text(*photo_hint(labels))
+        self.photo_hint.setVisible(on)
+
+    def photo_hint_text(self) -> str:
+        """The hint under the prediction ("" when hidden): what the model knows."""
+        return self.photo_hint.full_text() if not self.photo_hint.isHidden() else ""
 
     def _fill_layers(self, model) -> None:
         keep = self.layer()
