@@ -266,3 +266,19 @@ def test_pooled_pixel_shows_its_pool_window_and_the_winning_sum(window, pool, ch
         assert (rect.x(), rect.y(), rect.right(), rect.bottom()) == (
             cols0[0], rows0[0], cols1[-1] + 1, rows1[-1] + 1)
         assert window.detail_item.isVisible()
+
+
+@pytest.mark.parametrize("channels", ["sum", "separate"])
+def test_rgb_inspection_fits_without_scrolling_at_1280x800(window, channels):
+    """All of R, G and B (and the total) in sight in the 1280x800 window: no scroll bar."""
+    from PyQt6.QtWidgets import QApplication, QScrollArea
+
+    window.apply_preset("sobel-x")
+    window.findChild(QComboBox, "channelsCombo").setCurrentText(channels)
+    assert window.wait_until_idle(10000)
+    assert window.inspect_output(5, 7)
+    for _ in range(3):
+        QApplication.processEvents()
+    scroll = window.inspector.findChild(QScrollArea)
+    assert scroll.verticalScrollBar().maximum() == 0, (
+        window.inspector.label.sizeHint(), scroll.viewport().size())

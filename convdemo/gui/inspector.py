@@ -137,14 +137,14 @@ def _table(a: np.ndarray, padded: np.ndarray | None = None, digits: int = 2) -> 
     for r in range(a.shape[0]):
         cells = []
         for c in range(a.shape[1]):
-            style = ""
+            style = "padding-left:2px;padding-right:2px;"
             if padded is not None and padded[r, c]:
                 style += "background:#dcdcdc;font-style:italic;"
             if a[r, c] < 0:
                 style += "color:#1f4fb4;"
             cells.append(f"<td align='right' style='{style}'>{_num(float(a[r, c]), digits)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return ("<table cellspacing='0' cellpadding='1' style='border:1px solid #999;'>"
+    return ("<table cellspacing='0' cellpadding='0' style='border:1px solid #999;'>"
             + "".join(rows) + "</table>")
 
 
@@ -156,6 +156,19 @@ def shown_as(value: float, display: str) -> str:
     elif display == "clip" and value < 0:
         text += " (shown clipped to 0)"
     return text
+
+
+def _row_result(ins: Inspection, i: int, bias: str) -> str:
+    """The end of channel i's row: its sum, and for separate channels its output value."""
+    total = f"Σ&nbsp;<b>{_num(float(ins.channel_sums[i]), 4)}</b>"
+    if not ins.separate:
+        return total
+    if bias or ins.relu:
+        total = f"Σ&nbsp;{_num(float(ins.channel_sums[i]), 4)}{bias}"
+        if ins.relu:
+            total += " → ReLU"
+        total += f"<br>= <b>{_num(ins.outputs[i], 4)}</b>"
+    return total
 
 
 def describe_html(ins: Inspection, output_value: str = "", in_view: float | None = None,
@@ -184,11 +197,7 @@ def describe_html(ins: Inspection, output_value: str = "", in_view: float | None
     # the conclusion first (it stays in sight in a short panel), the arithmetic below it
     bias = f" + bias {_num(ins.bias, 4)}" if ins.bias else ""
     if ins.separate:
-        for i, name in enumerate(names):
-            line = f"{name}: Σ {_num(float(ins.channel_sums[i]), 4)}{bias}"
-            if ins.relu:
-                line += " → ReLU"
-            parts.append(f"{line} = <b>{_num(ins.outputs[i], 4)}</b><br>")
+        pass  # each channel's result closes its own row below: no separate summary lines
     else:
         if C > 1:
             terms = " + ".join(_num(float(s), 4) for s in ins.channel_sums)
@@ -201,7 +210,7 @@ def describe_html(ins: Inspection, output_value: str = "", in_view: float | None
                      "</span><br>")
     if output_value:
         parts.append(html.escape(output_value))
-    parts.append("<table cellspacing='3'>")
+    parts.append("<table cellspacing='1'>")
     for i, name in enumerate(names):
         colour = colours.get(name, "#000")
         kernel_cell = ""
@@ -213,7 +222,7 @@ def describe_html(ins: Inspection, output_value: str = "", in_view: float | None
             f"<td>{_table(ins.values[:, :, i], ins.padded)}</td>{kernel_cell}"
             f"<td valign='middle'>{'×k' if same_kernel else ''}=</td>"
             f"<td>{_table(ins.products[:, :, i], ins.padded, digits=3)}</td>"
-            f"<td valign='middle'>Σ&nbsp;<b>{_num(float(ins.channel_sums[i]), 4)}</b></td></tr>"
+            f"<td valign='middle'>{_row_result(ins, i, bias)}</td></tr>"
         )
     parts.append("</table>")
     return "".join(parts)

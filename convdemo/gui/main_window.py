@@ -814,14 +814,13 @@ class MainWindow(QMainWindow):
                                 placement.y0 + row * placement.pitch_y,
                                 placement.pitch_x, placement.pitch_y)
         value = float(raw[row, col]) if raw.ndim == 2 else None
-        if raw.ndim == 3:
+        if raw.ndim == 3:  # each channel's value ends its row in the panel
             values = raw[row, col]
-            note = "output values: " + ", ".join(
-                f"{c} {values[i]:.4f}" for i, c in enumerate("RGB"[: raw.shape[2]]))
             if settings.display == "clip" and (values.min() < 0 or values.max() > 1):
-                note += " (shown clipped to 0..1)"
+                note = "the view shows them clipped to 0..1"
             elif settings.display == "diverging":
-                note += " (the view shows their mean)"
+                note = "the view shows the mean of the channels: " + \
+                    f"{float(values.mean()):.4f}"
         self.pixel_item.show()
         self.inspector.show_inspection(ins, value, note, settings.display)
         return True
