@@ -339,7 +339,8 @@ class ProbabilityChart(QWidget):
         return font
 
     def sizeHint(self) -> QSize:
-        return QSize(self.minimum_width(), self.fontMetrics().height() * 10 * 3 // 2)
+        # rows a little taller than the text: the panel's top must leave room for the maps
+        return QSize(self.minimum_width(), self.fontMetrics().height() * 12)
 
     def minimumSizeHint(self) -> QSize:
         return QSize(self.minimum_width(), self.fontMetrics().height() * 10)
