@@ -515,6 +515,28 @@ def test_draw_canvas_is_a_big_square_with_clear_beside_it(make_panel, qtbot, see
     assert not clear.isVisible()  # nothing to clear on the Photo tab
 
 
+def test_the_input_page_stays_square_when_the_class_names_get_wider(
+    make_panel, qtbot, tmp_path, seed_npz
+):
+    fashion_like = cnn.build("seed", seed=4)
+    fashion_like.meta.update(dataset="fashion", labels=list(labels.FASHION))
+    path = fashion_like.save(tmp_path / "fashion-like.npz")
+    panel = make_panel(seed_npz)
+    panel.resize(340, 760)
+    canvas = use_draw_tab(panel)
+    draw(qtbot, canvas, DIGIT_STROKES[8])
+    assert panel.wait_until_idle(5000)
+    qtbot.wait(20)
+    digits_side = canvas.width()
+    assert canvas.height() == digits_side
+    panel.set_model(path)  # "Ankle boot" and "T-shirt/top" need more room than "0".."9"
+    assert panel.wait_until_idle(5000)
+    qtbot.wait(20)
+    assert panel.chart.labels == labels.FASHION
+    assert canvas.width() == canvas.height() < digits_side
+    assert panel.chart.width() >= panel.chart.minimum_width()
+
+
 @pytest.mark.parametrize("width", [320, 360])
 def test_the_panel_fits_a_narrow_dock_without_a_horizontal_scroll_bar(
     make_panel, qtbot, tmp_path, deep_npz, width

@@ -908,6 +908,7 @@ class CNNPanel(QWidget):
         self._set_status(result.model_error or "")
         self._show_input(result)
         self._show_outputs(result)
+        self._fit_input()  # the class names' width may have changed (digits <-> fashion)
 
     def _set_status(self, text: str) -> None:
         self.status.setText(text)
