@@ -229,3 +229,9 @@ def test_shown_text_parses_back_exactly_or_the_tooltip_gives_the_value(editor):
     assert "rounded" not in cell(editor, 0, 1).toolTip()  # -0.2 is shown exactly
     assert editor.bias() == float(np.float32(-0.003491))
     assert editor.biasEdit.text() == "-0.003491"
+
+
+def test_the_sum_is_shown_as_float32_tells_it_not_as_a_rounded_view(editor):
+    learned = np.float32([[0.2, -0.1, 0.05], [0.3, -0.7, 0.1], [0.0, 0.25, -0.15]])
+    editor.load_filter(learned, 0.0)
+    assert editor.sumLabel.text() == "sum = -0.05"  # not "-0.05000" (float64 noise)

@@ -759,6 +759,8 @@ def test_numbers_are_not_cut_off_in_the_cells_or_the_bias(window, qtbot):
             cell = editor.cell(r, c)
             assert cell.width() >= text_width(cell), (cell.text(), cell.width())
     assert editor.width() >= editor.sizeHint().width()  # the editor is not squeezed either
+    QGuiApplication.processEvents()
+    assert window.editor_scroll.horizontalScrollBar().maximum() == 0  # at 1280x800: in sight
 
 
 def test_view_menu_toggles_the_cnn_dock(window):

@@ -39,7 +39,7 @@ CHANNEL_NAMES = ("R", "G", "B")
 INVALID_STYLE = "QLineEdit { background: #ffb3b3; color: #000; border: 1px solid #c00; }"
 
 
-def format_number(value: float) -> str:
+def format_number(value: float, *, mark_rounded: bool = True) -> str:
     """Short text for a cell: "0.1", "-0.5"; simple fractions as fractions ("1/9", "1/16",
     "3/128"); anything else with 4 significant digits.
 
@@ -64,9 +64,16 @@ def format_number(value: float) -> str:
             np.float32(frac.numerator / d) == v32:
         return f"{frac.numerator}/{d}"
     text = f"{value:.4g}"
-    if np.float32(float(text)) != v32:
+    if mark_rounded and np.float32(float(text)) != v32:
         text = f"{value:#.4g}"  # trailing zeros kept ("0.1000"): visibly rounded
     return text
+
+
+def _sum_text(total: float) -> str:
+    """The kernel's sum, rounded to what float32 can tell apart (-0.05, not -0.05000)."""
+    if abs(total) < 1e-6:
+        return "0"
+    return format_number(float(np.float32(total)), mark_rounded=False)
 
 
 def shown_exactly(text: str, value: float) -> bool:
@@ -572,11 +579,11 @@ class KernelEditor(QWidget):
             self.sizeChanged.emit(self._last_size)
         total = kernel.sum()
         if self.per_channel():
-            parts = ", ".join(f"{ch} {format_number(float(kernel[..., i].sum()))}"
+            parts = ", ".join(f"{ch} {_sum_text(float(kernel[..., i].sum()))}"
                               for i, ch in enumerate(CHANNEL_NAMES))
-            self.sumLabel.setText(f"sum = {format_number(float(total))}  ({parts})")
+            self.sumLabel.setText(f"sum = {_sum_text(float(total))}  ({parts})")
         else:
-            self.sumLabel.setText(f"sum = {format_number(float(total))}")
+            self.sumLabel.setText(f"sum = {_sum_text(float(total))}")
         self.sourceLabel.setText(self._source)
         self.sourceLabel.setVisible(bool(self._source))
         self._sync_preset_combo()

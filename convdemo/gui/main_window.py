@@ -147,7 +147,7 @@ class MainWindow(QMainWindow):
         bottom = QWidget(self)
         row = QHBoxLayout(bottom)
         row.setContentsMargins(0, 0, 0, 0)
-        self.editor_scroll = editor_scroll = QScrollArea(self)
+        self.editor_scroll = editor_scroll = _FittingScrollArea(self)
         editor_scroll.setWidget(self.kernel_editor)
         editor_scroll.setWidgetResizable(True)
         editor_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -615,8 +615,9 @@ class MainWindow(QMainWindow):
         """A 5x5 or 7x7 grid is wider: give the editor that room (the inspector gives it)."""
         self.kernel_editor.adjustSize()
         need = self.kernel_editor.sizeHint().width() + 16
-        self.editor_scroll.setMinimumWidth(min(need, 420))
-        self.editor_scroll.setMaximumWidth(max(260, min(need, 420)))
+        # as wide as the editor wants when there is room; on a small screen it scrolls
+        self.editor_scroll.setMinimumWidth(min(need, 360))
+        self.editor_scroll.setMaximumWidth(max(260, need))
 
     def _display_chosen(self) -> None:
         self._display_auto = False  # the user picked a display: leave it alone from now on
@@ -1010,6 +1011,18 @@ class MainWindow(QMainWindow):
 
 
 # ==================================================================== module helpers
+class _FittingScrollArea(QScrollArea):
+    """A scroll area that asks for its whole widget (within its maximum width), so the
+    layout gives a 7x7 kernel its room when the window has it and scrolls only when not."""
+
+    def sizeHint(self):  # noqa: N802 - Qt's name
+        hint = super().sizeHint()
+        widget = self.widget()
+        if widget is not None:
+            hint.setWidth(min(self.maximumWidth(), widget.sizeHint().width() + 16))
+        return hint
+
+
 def too_small_message(image_shape: tuple, settings: pipeline.Settings) -> str:
     """The words the output view shows when the settings leave nothing."""
     kh, kw = settings.kernel_array().shape[:2]
