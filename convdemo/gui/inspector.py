@@ -260,8 +260,9 @@ def describe_pool_html(pool: PoolInspection, display: str = "") -> str:
             terms = " + ".join(_num(float(v), 4) for v in pool.values[:, :, i].ravel())
             result = (f"mean = ({terms}) / {size * size} = "
                       f"<b>{_num(float(pool.pooled[i]), 4)}</b>")
-        if display and C == 1:
-            result += f"<br>{shown_as(float(pool.pooled[i]), display)}"
+        note = shown_as(float(pool.pooled[i]), display)
+        if "clipped" in note:  # say how the view shows it only when it is not the value
+            result += f"<br>{note[note.index('(') + 1:-1]}"
         parts.append(f"<td valign='middle'>{label}</td><td>{table}</td>"
                      f"<td valign='middle'>{result}</td>")
     parts.append("</tr></table>")
