@@ -1,13 +1,16 @@
 """The CNN side panel: what a small trained CNN sees in the photo (or a drawing), and thinks.
 
-Layout, top to bottom (made for a dock 340-420 px wide; it scrolls when the dock is short):
+Layout, top to bottom (fits a dock from 320 px wide with no horizontal scroll bar):
 
-* the model selector and a "Model summary" button, and a status line for problems;
-* the input, in two tabs ("Photo": the main window's image; "Draw": a canvas), beside the
-  class probabilities; under the input, the 28x28 image the model actually sees;
-* the feature maps of a convolution layer (``featureMapGrid``), on one viridis scale;
-* the inspector: the clicked map enlarged, its learned 3x3 filter and bias, and
-  "Use this filter", which emits :attr:`CNNPanel.filterChosen` for the kernel editor.
+* fixed at the top: the model selector, a "Model summary" button and a status line for
+  problems; the input, in two square tabs ("Photo": the main window's image; "Draw": a
+  canvas, with Clear beside the tabs), as wide as the dock leaves beside the class
+  probabilities and, under them, the 28x28 image the model actually sees; for a photo, one
+  quiet line saying the model only knows its ten classes;
+* scrolling below it (only this part scrolls, so clicking a map never hides the top): the
+  feature maps of a convolution layer (``featureMapGrid``), on one viridis scale; then the
+  inspector: the clicked map enlarged, its learned 3x3 filter and bias, and "Use this
+  filter", which emits :attr:`CNNPanel.filterChosen` for the kernel editor.
 
 Work happens off the GUI thread. A frozen :class:`Request` goes to a one-worker executor
 (:class:`LatestWins`): preprocessing a 12 MP photo takes about 150 ms here (a 1080p one
@@ -623,6 +626,7 @@ class CNNPanel(QWidget):
         self.inspect_title.setWordWrap(True)
         # three lines reserved: the inspector does not jump as its title changes
         self.inspect_title.setMinimumHeight(3 * self.inspect_title.fontMetrics().lineSpacing())
+        self.inspect_title.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.filter_view = FilterView(self)
         self.use_button = QPushButton("Use this filter", self)
         self.use_button.setObjectName("useFilterButton")
