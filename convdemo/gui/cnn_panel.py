@@ -624,8 +624,9 @@ class CNNPanel(QWidget):
         self.inspect_title = QLabel("Click a map to see the 3×3 filter it learned.", self)
         self.inspect_title.setObjectName("inspectTitle")
         self.inspect_title.setWordWrap(True)
-        # three lines reserved: the inspector does not jump as its title changes
-        self.inspect_title.setMinimumHeight(3 * self.inspect_title.fontMetrics().lineSpacing())
+        # two lines reserved (a first-layer map's title; a slice's takes three): the inspector
+        # does not jump as the title changes from "Click a map" to a map's
+        self.inspect_title.setMinimumHeight(2 * self.inspect_title.fontMetrics().lineSpacing())
         self.inspect_title.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.filter_view = FilterView(self)
         self.use_button = QPushButton("Use this filter", self)
