@@ -1,5 +1,6 @@
 """The core never imports Qt; the front door behaves; assets are findable."""
 
+import os
 import subprocess
 import sys
 
@@ -76,3 +77,14 @@ def test_unknown_model_or_preset_is_one_sentence_before_any_window(capsys, tmp_p
     assert cli.main(["--preset", "nosuch", "--screenshot", str(shot)]) == 1
     assert "unknown preset 'nosuch'" in capsys.readouterr().err
     assert not shot.exists()
+
+
+def test_screenshot_to_an_unwritable_place_fails_fast_with_one_sentence():
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run(
+        [sys.executable, "-m", "convdemo", "--screenshot", "/proc/no-such-dir/out.png"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert out.returncode == 1
+    assert "cannot write the screenshot to /proc/no-such-dir/out.png" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -94,15 +94,17 @@ def run_app(image=None, preset=None, model=None, screenshot=None) -> int:
     result = {"code": 1}
 
     def shoot() -> None:
-        ready = window.wait_until_idle(60000)
-        app.processEvents()
-        result["code"] = save_screenshot(window, screenshot)
-        if not ready:
-            print("convdemo: the window was not idle after 60 s; saved what it showed",
-                  file=sys.stderr)
-            result["code"] = 1
-        window.close()
-        app.quit()
+        try:  # whatever happens, the app quits: a screenshot run must never hang
+            ready = window.wait_until_idle(60000)
+            app.processEvents()
+            result["code"] = save_screenshot(window, screenshot)
+            if not ready:
+                print("convdemo: the window was not idle after 60 s; saved what it showed",
+                      file=sys.stderr)
+                result["code"] = 1
+        finally:
+            window.close()
+            app.quit()
 
     QTimer.singleShot(0, shoot)
     app.exec()
@@ -163,7 +165,12 @@ def save_screenshot(window, path) -> int:
     if (pixmap.width(), pixmap.height()) != (w, h):  # a high-DPI screen: keep the size asked
         pixmap = pixmap.scaled(w, h, Qt.AspectRatioMode.IgnoreAspectRatio,
                                Qt.TransformationMode.SmoothTransformation)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"convdemo: error: cannot write the screenshot to {path}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 1
     if not pixmap.save(str(path), "PNG"):
         print(f"convdemo: error: cannot write the screenshot to {path}", file=sys.stderr)
         return 1
