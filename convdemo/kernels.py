@@ -139,6 +139,10 @@ _UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
 _MAX_NUMBER_TEXT = 100
 
 
+#: weights are float32 in the engine; a bigger number would become infinity
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 def parse_number(text: str) -> float:
     """Read one kernel weight typed by a person.
 
@@ -179,6 +183,8 @@ def parse_number(text: str) -> float:
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{stripped!r} is not a finite number")
+    if abs(value) > _F32_MAX:
+        raise ValueError(f"{stripped!r} is too large for a weight (at most about 3.4e38)")
     return value
 
 

@@ -109,8 +109,10 @@ def _as_kernel(kernel, channels_in: int | None) -> np.ndarray:
         raise ValueError(
             f"kernel sides must be 1 to {MAX_KERNEL_SIDE}, not {kh}x{kw} (shape {k.shape})"
         )
-    if not np.all(np.isfinite(k)):
-        raise ValueError("kernel must hold finite numbers only, not NaN or infinity")
+    if not np.all(np.isfinite(k)) or np.abs(k).max(initial=0.0) > _F32_MAX:
+        raise ValueError(
+            "kernel must hold finite float32 numbers only (|w| <= 3.4e38), not NaN or infinity"
+        )
     if k.ndim == 3:
         kc = k.shape[2]
         cin = 1 if channels_in is None else channels_in
@@ -167,13 +169,17 @@ def _choice(value, name: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+#: the largest float32: a weight or bias beyond it would turn into infinity in the result
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 def _bias(bias) -> float:
     try:
         b = float(bias)
     except (TypeError, ValueError):
         raise _fail("bias", "a finite number", bias) from None
-    if not math.isfinite(b):
-        raise _fail("bias", "a finite number", bias)
+    if not math.isfinite(b) or abs(b) > _F32_MAX:
+        raise _fail("bias", "a finite float32 number (|bias| <= 3.4e38)", bias)
     return b
 
 

@@ -129,3 +129,10 @@ def test_parse_kernel_numbers_and_presets():
 def test_parse_kernel_rejects(text, why):
     with pytest.raises(ValueError, match=why):
         parse_kernel(text)
+
+
+def test_numbers_beyond_float32_are_refused_in_one_sentence():
+    with pytest.raises(ValueError, match="too large for a weight"):
+        parse_number("1e39")
+    with pytest.raises(ValueError, match="too large for a weight"):
+        parse_kernel("1 2 3; 4 1e39 6; 7 8 9")

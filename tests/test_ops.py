@@ -340,3 +340,13 @@ def test_both_channel_sum_methods(monkeypatch, method):
     k = RNG.standard_normal((3, 3))
     for kwargs in ({}, {"padding": "same", "border": "reflect"}, {"stride": 2}):
         close(ops.conv2d(img, k, **kwargs), ops.conv2d_reference(img, k, **kwargs), k, img * 3)
+
+
+def test_weights_and_bias_beyond_float32_are_refused():
+    """1e39 is finite in float64 but infinity in float32: refuse it, never return inf."""
+    img = np.ones((4, 4), np.float32)
+    with pytest.raises(ValueError, match="kernel must hold finite float32"):
+        ops.conv2d(img, [[1e39]])
+    with pytest.raises(ValueError, match="bias must be a finite float32"):
+        ops.conv2d(img, [[1.0]], bias=1e39)
+    assert np.isfinite(ops.conv2d(img, [[3e38]])).all()
