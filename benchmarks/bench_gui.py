@@ -7,7 +7,7 @@ Measured:
 
 * a kernel-cell edit until the output view holds the new image (``MainWindow.outputShown``,
   emitted once ``ImageItem.setImage`` returned), on a 1920x1080 and a 4000x3000 photo: the
-  first result (a preview when the full result is expected to take over 25 ms on this
+  first result (a preview when the full result is expected to take over 12 ms on this
   machine, as measured on the previous edits), the full-resolution result, and the first
   result plus one synchronous repaint of the output view;
 * launch: a fresh ``python`` process until the 1280x800 window is shown with the sample photo,

@@ -48,7 +48,8 @@ MAX_PIXELS = 40_000_000
 #: a preview is made for photos with more than twice this many pixels (or the view's pixels)
 PREVIEW_PIXELS = 300_000
 #: ... and used first when the full-resolution result is expected to take longer than this
-PREVIEW_BUDGET_S = 0.025
+#: (under the 16 ms a live edit may take, leaving room for the display and the repaint)
+PREVIEW_BUDGET_S = 0.012
 MAX_RECENT = 8
 IMAGE_FILTER = (
     "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
@@ -991,7 +992,7 @@ class MainWindow(QMainWindow):
             self.kernel_editor.perChannelCheck.setChecked(False)
 
     def _preview_worth_it(self) -> bool:
-        """Use the preview when the full result is expected to miss the 25 ms budget.
+        """Use the preview when the full result is expected to miss the PREVIEW_BUDGET_S budget.
 
         The cost is measured on this machine (seconds per megapixel of the last full
         results); until something was measured, every photo with a preview uses it.
