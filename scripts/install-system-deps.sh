@@ -9,7 +9,7 @@ set -u
 PACKAGES="libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0
 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxcb-shm0 libxcb-sync1
 libxkbcommon-x11-0 libxkbcommon0 libx11-xcb1 libegl1 libgl1 libopengl0 libfontconfig1
-libfreetype6 libdbus-1-3 libglib2.0-0 fonts-dejavu-core dataset-fashion-mnist"
+libfreetype6 libdbus-1-3 libglib2.0-0 fonts-dejavu-core dataset-fashion-mnist python3-venv"
 if [ "${1:-}" = "--test" ]; then
     PACKAGES="$PACKAGES xvfb xauth"
 fi
@@ -27,8 +27,12 @@ fi
 # shellcheck disable=SC2086
 if ! dpkg -s $PACKAGES >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
     # shellcheck disable=SC2086
-    $SUDO apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
+    if ! { $SUDO apt-get update -qq && \
+           $SUDO apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null; }; then
+        echo "install-system-deps: apt-get could not install: $PACKAGES" >&2
+        echo "install-system-deps: install them by hand, then run this command again" >&2
+        exit 1
+    fi
 fi
 echo "install-system-deps: system packages are in place"

@@ -31,8 +31,10 @@ QGuiApplication.primaryScreen().grabWindow(0).save(sys.argv[1], "PNG")
 
 
 def _convdemo_cmd() -> list[str]:
-    exe = shutil.which("convdemo")
-    return [exe] if exe else [sys.executable, "-m", "convdemo"]
+    """The `convdemo` script installed beside this Python (the checkout under test), never
+    an older one found elsewhere on PATH."""
+    script = Path(sys.executable).with_name("convdemo")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "convdemo"]
 
 
 @pytest.fixture
@@ -81,15 +83,15 @@ def _colours(pixels: np.ndarray) -> int:
 
 def test_real_window_is_shown_on_x11(xvfb, tmp_path):
     """Start `convdemo` as a user does, grab the X screen, find a real, non-blank window."""
-    app = subprocess.Popen(
-        _convdemo_cmd(), env=xvfb, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    log = tmp_path / "convdemo.log"  # a file, not a pipe nobody reads while we poll
+    with open(log, "w") as sink:
+        app = subprocess.Popen(_convdemo_cmd(), env=xvfb, stdout=sink, stderr=sink)
     grab = tmp_path / "screen.png"
     try:
         deadline = time.monotonic() + 60
         width = height = 0
         while time.monotonic() < deadline:
-            assert app.poll() is None, f"convdemo exited early: {app.communicate()[1][-2000:]}"
+            assert app.poll() is None, f"convdemo exited early: {log.read_text()[-2000:]}"
             subprocess.run(
                 [sys.executable, "-c", GRAB_SCRIPT, str(grab)], env=xvfb, check=True, timeout=30
             )
