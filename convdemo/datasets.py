@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -110,11 +111,20 @@ def read_idx_folder(folder) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nda
 
 
 def _read_keras_npz(path: Path):
-    with np.load(path, allow_pickle=False) as d:
-        out = ((d["x_train"], d["y_train"]), (d["x_test"], d["y_test"]))
-    for x in (out[0][0], out[1][0]):
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            out = ((d["x_train"], d["y_train"]), (d["x_test"], d["y_test"]))
+    except KeyError:
+        raise ValueError(
+            f"{path}: not Keras' mnist.npz (it needs x_train, y_train, x_test, y_test)"
+        ) from None
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__})") from None
+    for (x, y), split in zip(out, ("train", "test"), strict=True):
         if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
             raise ValueError(f"{path}: images are {x.dtype} {x.shape}, not uint8 (N, 28, 28)")
+        if y.shape != (len(x),) or (y.size and not 0 <= y.min() <= y.max() <= 9):
+            raise ValueError(f"{path}: {split} labels are not {len(x)} classes in 0..9")
     return out
 
 

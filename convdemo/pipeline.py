@@ -168,6 +168,10 @@ def readout(image_shape: tuple, settings: Settings) -> str:
     parts.append(f"conv {kw}×{kh}, stride {settings.stride}, {pad}")
     parts.append(_wxh(conv))
     if pooled is not None:
-        parts.append(f"{settings.pool} pool {settings.pool_size}")
+        step = settings.pool_stride or settings.pool_size
+        parts.append(
+            f"{settings.pool} pool {settings.pool_size}"
+            + (f", stride {step}" if step != settings.pool_size else "")
+        )
         parts.append(_wxh(pooled))
     return " → ".join(parts)

@@ -114,3 +114,27 @@ def test_real_fashion(fashion_dir, no_data_env):
     assert xtr.shape == (60000, 28, 28) and xte.shape == (10000, 28, 28)
     assert np.bincount(ytr, minlength=10).tolist() == [6000] * 10
     assert np.bincount(yte, minlength=10).tolist() == [1000] * 10
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"not a zip at all", "not a readable .npz"),
+        ("wrong-keys", "not Keras' mnist.npz"),
+        ("bad-labels", "labels are not 3 classes in 0..9"),
+    ],
+)
+def test_a_broken_keras_npz_is_one_sentence(tmp_path, content, words):
+    path = tmp_path / "mnist.npz"
+    x = np.zeros((3, 28, 28), np.uint8)
+    if content == "wrong-keys":
+        np.savez(path, images=x)
+    elif content == "bad-labels":
+        np.savez(path, x_train=x, y_train=np.full(3, 12, np.uint8), x_test=x,
+                 y_test=np.zeros(3, np.uint8))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=words) as info:
+        datasets._read_keras_npz(path)
+    assert str(path) in str(info.value)
+

@@ -71,3 +71,9 @@ def test_settings_are_frozen_and_hashable():
 def test_bad_settings(field):
     with pytest.raises(ValueError, match=field):
         pipeline.run(IMG, Settings().replace(**{field: "bogus"}))
+
+
+def test_readout_names_a_pool_stride_that_differs_from_the_size():
+    s = pipeline.Settings(pool="max", pool_size=2, pool_stride=3)
+    assert "max pool 2, stride 3 →" in pipeline.readout((30, 40), s)
+    assert "max pool 2 →" in pipeline.readout((30, 40), s.replace(pool_stride=None))
