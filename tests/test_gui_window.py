@@ -461,25 +461,34 @@ def test_screenshot_flag_renders_1280x800(tmp_path, scale):
 
 def test_loading_does_not_freeze_the_window(window, photo, monkeypatch):
     """While a (slow) photo decodes on a helper thread, the event loop keeps running."""
-    import time
+    import threading
 
     from PyQt6.QtCore import QTimer
 
     real = imaging.load_image
+    five_ticks = threading.Event()
 
     def slow(*args, **kwargs):
-        time.sleep(0.4)
+        # the decode finishes only once the GUI's event loop has run a timer five times;
+        # if open_image blocked the loop, this waits out its 20 s and the test fails
+        five_ticks.wait(20)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(imaging, "load_image", slow)
     ticks = []
+
+    def tick():
+        ticks.append(1)
+        if len(ticks) >= 5:
+            five_ticks.set()
+
     timer = QTimer()
     timer.setInterval(20)
-    timer.timeout.connect(lambda: ticks.append(1))
+    timer.timeout.connect(tick)
     timer.start()
     assert window.open_image(photo)
     timer.stop()
-    assert len(ticks) >= 5, f"the event loop ran only {len(ticks)} times in 0.4 s"
+    assert five_ticks.is_set(), f"the event loop ran only {len(ticks)} times while decoding"
 
 
 def test_preview_is_the_block_mean_and_u8_rounds():
