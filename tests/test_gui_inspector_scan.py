@@ -282,3 +282,23 @@ def test_rgb_inspection_fits_without_scrolling_at_1280x800(window, channels):
     scroll = window.inspector.findChild(QScrollArea)
     assert scroll.verticalScrollBar().maximum() == 0, (
         window.inspector.label.sizeHint(), scroll.viewport().size())
+
+
+def test_scan_panel_reuses_its_copy_for_edits_and_follows_a_new_image(qtbot, monkeypatch):
+    from convdemo.gui import scan
+
+    calls = []
+    real = scan.pixelate
+    monkeypatch.setattr(scan, "pixelate", lambda *a: calls.append(1) or real(*a))
+    panel = scan.ScanPanel()
+    qtbot.addWidget(panel)
+    first = RNG.random((60, 80, 3), dtype=np.float32)
+    s = Settings(channels="separate")
+    panel.set_source(first, s)
+    for bias in (0.1, 0.2, 0.3):  # kernel/bias edits: same copy, new scans
+        panel.set_source(first, s.replace(bias=bias))
+    assert len(calls) == 1
+    np.testing.assert_array_equal(panel.model.copy, scan.pixelate(first, scan.MAX_SIDE_RGB))
+    second = 1.0 - first  # a new photo is pixelated anew, whatever its id()
+    panel.set_source(second, s.replace(bias=0.3))
+    np.testing.assert_array_equal(panel.model.copy, real(second, scan.MAX_SIDE_RGB))

@@ -54,16 +54,22 @@ def pixelate(image: np.ndarray, max_side: int) -> np.ndarray:
     return np.ascontiguousarray(out[:, :, 0] if image.ndim == 2 else out, dtype=np.float32)
 
 
+def scan_copy(image: np.ndarray, settings: Settings) -> np.ndarray:
+    """The pixelated copy a scan works on: the image (grey for channels="gray"), box-filtered
+    to at most MAX_SIDE_RGB (colour) or MAX_SIDE (grey) on its longer side."""
+    x = image
+    if settings.channels == "gray" and x.ndim == 3:
+        x = imaging.to_gray(x)
+    return pixelate(x, MAX_SIDE_RGB if x.ndim == 3 else MAX_SIDE)
+
+
 class ScanModel:
     """The state of one scan: the copy, the padding, the output filled so far."""
 
-    def __init__(self, image: np.ndarray, settings: Settings) -> None:
+    def __init__(self, image: np.ndarray, settings: Settings, copy=None) -> None:
+        """``copy``: the pixelated copy, if the caller already made it (see scan_copy)."""
         settings = settings.replace(relu=False, pool="none")
-        x = image
-        if settings.channels == "gray" and x.ndim == 3:
-            x = imaging.to_gray(x)
-        max_side = MAX_SIDE_RGB if x.ndim == 3 else MAX_SIDE
-        self.copy = pixelate(x, max_side)
+        self.copy = scan_copy(image, settings) if copy is None else copy
         self.settings = settings
         (self.pad_top, self.pad_bottom), (self.pad_left, self.pad_right) = axis_pads(
             settings, self.copy.shape[0], self.copy.shape[1])
@@ -305,7 +311,9 @@ class ScanPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("scanPanel")
         self.model: ScanModel | None = None
-        self._source: tuple | None = None
+        self._source: Settings | None = None
+        self._image: np.ndarray | None = None
+        self._copies: dict[bool, np.ndarray] = {}  # the pixelated copy, colour and grey
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         bar = QHBoxLayout()
@@ -356,13 +364,21 @@ class ScanPanel(QWidget):
 
     def set_source(self, image: np.ndarray | None, settings: Settings) -> None:
         """A new image or new settings: start a new scan (paused at the beginning)."""
-        key = (id(image), settings.replace(relu=False, pool="none", display="clip"))
-        if key == self._source:
+        key = settings.replace(relu=False, pool="none", display="clip")
+        if image is self._image and key == self._source:
             return
+        if image is not self._image:  # hold the array itself: an id() can be reused
+            self._image, self._copies = image, {}
         self._source = key
         self.pause()
         try:
-            self.model = None if image is None else ScanModel(image, settings)
+            if image is None:
+                self.model = None
+            else:  # a kernel or stride edit reuses the copy: pixelating 12 MP takes ~0.2 s
+                grey = settings.channels == "gray"
+                if grey not in self._copies:
+                    self._copies[grey] = scan_copy(image, settings)
+                self.model = ScanModel(image, settings, copy=self._copies[grey])
         except ValueError as exc:
             self.model = None
             self.text.setText(f"Scan mode cannot run these settings: {exc}")
