@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from convdemo import imaging
+
 SIZE = 28
 BOX = 20
 #: a pixel is content when brighter than this fraction of the brightest (after step 2)
@@ -34,18 +36,14 @@ BLANK_LEVEL = 0.05
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
-    """Step 1: (H, W) or (H, W, 3) float 0..1 -> (H, W) float32 (ITU-R 601 luma)."""
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim == 3 and image.shape[2] in (3, 4):
-        rgb = image[..., :3]
-        return (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]).astype(
-            np.float32
-        )
-    if image.ndim == 3 and image.shape[2] == 1:
-        return image[..., 0]
-    if image.ndim != 2:
-        raise ValueError(f"preprocess takes an image shaped (H, W) or (H, W, 3), got {image.shape}")
-    return image
+    """Step 1: (H, W) or (H, W, 3) float 0..1 -> (H, W) float32 (ITU-R 601 luma), the same
+    conversion the engine's channels="gray" uses (:func:`convdemo.imaging.to_gray`)."""
+    try:
+        return imaging.to_gray(image)
+    except ValueError:
+        raise ValueError(
+            f"preprocess takes an image shaped (H, W) or (H, W, 3), got {np.shape(image)}"
+        ) from None
 
 
 def ink_on_black(gray: np.ndarray) -> np.ndarray:
