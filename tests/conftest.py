@@ -43,3 +43,23 @@ def fashion_dir() -> Path:
         f"Fashion-MNIST in {FASHION_DIR} (apt-get install dataset-fashion-mnist)",
     )
     return FASHION_DIR
+
+
+@pytest.fixture
+def blank_window(qtbot, tmp_path):
+    """A MainWindow at 1280x800, shown, with its own QSettings file under ``tmp_path`` (no
+    user state read or written). Its worker is shut down afterwards."""
+    from PyQt6.QtCore import QSettings
+
+    from convdemo.gui import MainWindow
+    from convdemo.gui.app import configure_pyqtgraph
+
+    configure_pyqtgraph()
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    yield window
+    window.worker.shutdown(10)

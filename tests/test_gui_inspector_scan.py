@@ -7,12 +7,10 @@ import itertools
 import numpy as np
 import pytest
 from PIL import Image
-from PyQt6.QtCore import QPointF, QSettings, Qt
+from PyQt6.QtCore import QPointF, Qt
 from PyQt6.QtWidgets import QComboBox, QPushButton, QSlider, QSpinBox
 
 from convdemo import ops
-from convdemo.gui import MainWindow
-from convdemo.gui.app import configure_pyqtgraph
 from convdemo.gui.geometry import conv_placement, output_placement, receptive_field
 from convdemo.gui.inspector import describe_html, inspect
 from convdemo.gui.scan import MAX_SIDE, MAX_SIDE_RGB, ScanModel, pixelate
@@ -113,21 +111,15 @@ def test_pixelate_keeps_small_images_and_box_filters_big_ones():
 
 # ---------------------------------------------------------------- in the window
 @pytest.fixture
-def window(qtbot, tmp_path):
-    configure_pyqtgraph()
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
+def window(blank_window, tmp_path):
+    """The window with a small random RGB photo opened and computed."""
+    w = blank_window
     photo = tmp_path / "photo.png"
     pixels = RNG.integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(photo)
     assert w.open_image(photo)
     assert w.wait_until_idle(10000)
-    yield w
-    w.worker.shutdown(5)
+    return w
 
 
 @pytest.mark.parametrize("pool", ["none", "max"])

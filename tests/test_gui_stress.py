@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QApplication, QLineEdit
 
 from convdemo import ops
-from convdemo.gui import MainWindow
-from convdemo.gui.app import configure_pyqtgraph
 from convdemo.gui.worker import ComputeWorker, Request
 from convdemo.pipeline import Settings
 
@@ -22,16 +19,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    configure_pyqtgraph()
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    yield w
-    w.worker.shutdown(10)
+def window(blank_window):
+    return blank_window
 
 
 def test_200_rapid_edits_on_12_mp(window):
