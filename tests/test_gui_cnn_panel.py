@@ -7,7 +7,6 @@ import pytest
 from PyQt6.QtCore import QPoint, Qt
 from scipy.signal import correlate2d
 
-from conftest import require
 from convdemo import labels, resources
 from convdemo import model as cnn
 from convdemo.gui import cnn_panel as panel_module
@@ -125,7 +124,7 @@ def test_mouse_drawing_updates_what_the_model_sees(make_panel, qtbot, seed_npz):
 
 @pytest.mark.parametrize("digit", sorted(DIGIT_STROKES))
 def test_digit_drawn_with_the_mouse_is_predicted_by_digits(make_panel, qtbot, digit):
-    require(resources.model_path("digits").is_file(), "the shipped digits weights")
+    assert resources.model_path("digits").is_file(), "the shipped digits weights are missing"
     panel = make_panel("digits")
     assert panel.status_text() == ""
     draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[digit])
@@ -307,15 +306,12 @@ def test_model_selector_offers_the_shipped_models_and_switches(make_panel, qtbot
     assert blocker.args == ["fashion"] and panel.current_model_name() == "fashion"
     draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[0])
     assert panel.wait_until_idle(5000)
-    if resources.model_path("fashion").is_file():
-        assert panel.chart.labels == labels.FASHION
-        assert panel.status_text() == ""
-    else:
-        assert "fashion model's weights are missing" in panel.status_text()
+    assert panel.chart.labels == labels.FASHION  # the shipped weights are part of the app
+    assert panel.status_text() == ""
 
 
 def test_shipped_fashion_model_shows_fashion_names(make_panel, qtbot):
-    require(resources.model_path("fashion").is_file(), "the shipped fashion weights")
+    assert resources.model_path("fashion").is_file(), "the shipped fashion weights are missing"
     panel = make_panel("fashion")
     draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[0])
     assert panel.wait_until_idle(5000)
@@ -413,7 +409,7 @@ def test_in_the_window_use_this_filter_puts_it_in_the_kernel_cells(qtbot, tmp_pa
 
 
 def test_shipped_deep_model_shows_both_layers(make_panel, qtbot):
-    require(resources.model_path("digits-deep").is_file(), "the shipped digits-deep weights")
+    assert resources.model_path("digits-deep").is_file(), "the shipped digits-deep weights are missing"
     panel = make_panel("digits-deep")
     draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[4])
     assert panel.wait_until_idle(5000)
