@@ -409,7 +409,7 @@ def test_in_the_window_use_this_filter_puts_it_in_the_kernel_cells(qtbot, tmp_pa
 
 
 def test_shipped_deep_model_shows_both_layers(make_panel, qtbot):
-    assert resources.model_path("digits-deep").is_file(), "the shipped digits-deep weights are missing"
+    assert resources.model_path("digits-deep").is_file(), "shipped digits-deep weights missing"
     panel = make_panel("digits-deep")
     draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[4])
     assert panel.wait_until_idle(5000)
