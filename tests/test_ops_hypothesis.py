@@ -211,3 +211,36 @@ def test_same_output_is_ceil_n_over_s(n):
             before, after = ops.pad_amounts(n, k, s, "same")
             assert ops.output_shape((n, n), (k, k), stride=s, padding="same") == (-(-n // s),) * 2
             assert before <= after <= before + 1
+
+
+# The loop references share pad_amounts / output_shape / pool_output_shape with the fast
+# paths, so those are checked here against the formulas, written out independently.
+@SETTINGS
+@given(n=st.integers(1, 60), k=st.integers(1, 15), s=st.integers(1, 8))
+def test_output_sizes_and_padding_follow_the_written_rules(n, k, s):
+    # valid: floor((n - k) / s) + 1, or nothing when the kernel does not fit
+    valid = (n - k) // s + 1 if n >= k else 0
+    assert ops.pad_amounts(n, k, s, "valid") == (0, 0)
+    assert ops.output_shape((n, 1), (k, 1), stride=(s, 1), padding="valid")[0] == valid
+    # same (TensorFlow): ceil(n / s), total max((out - 1) * s + k - n, 0), smaller half first
+    out = -(-n // s)
+    total = max((out - 1) * s + k - n, 0)
+    assert ops.pad_amounts(n, k, s, "same") == (total // 2, total - total // 2)
+    assert ops.output_shape((n, 1), (k, 1), stride=(s, 1), padding="same")[0] == out
+    # full: k - 1 on both sides
+    assert ops.pad_amounts(n, k, s, "full") == (k - 1, k - 1)
+    assert ops.output_shape((n, 1), (k, 1), stride=(s, 1), padding="full")[0] == (
+        (n + 2 * (k - 1) - k) // s + 1
+    )
+    # an int: that many cells on both sides (PyTorch)
+    p = k // 2
+    assert ops.pad_amounts(n, k, s, p) == (p, p)
+
+
+@SETTINGS
+@given(n=st.integers(1, 60), size=st.integers(1, 6), stride=st.integers(1, 6))
+def test_pool_sizes_follow_the_written_rules(n, size, stride):
+    valid = (n - size) // stride + 1 if n >= size else 0
+    assert ops.pool_output_shape((n, 1), (size, 1), stride=(stride, 1))[0] == valid
+    same = -(-n // stride)
+    assert ops.pool_output_shape((n, 1), (size, 1), stride=(stride, 1), padding="same")[0] == same
