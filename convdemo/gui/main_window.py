@@ -747,19 +747,17 @@ class MainWindow(QMainWindow):
 
     def inspect_output(self, row: int, col: int) -> bool:
         """Inspect convolution-output pixel (row, col), as hovering it does."""
-        if self.full_outcome is None:
-            return False
-        placement = conv_placement(self.full_outcome.request.settings, self.image.shape)
-        x = placement.x0 + (col + 0.5) * placement.pitch_x
-        y = placement.y0 + (row + 0.5) * placement.pitch_y
-        self._hover = (x, y)
-        return self._inspect_at(x, y)
+        return self._inspect_cell(conv_placement, row, col)
 
     def inspect_pooled(self, row: int, col: int) -> bool:
         """Inspect pooled output pixel (row, col) (pooling on), as hovering its centre does."""
+        return self._inspect_cell(output_placement, row, col)
+
+    def _inspect_cell(self, placement_of, row: int, col: int) -> bool:
+        """Hover the centre of cell (row, col) of the grid ``placement_of`` lays out."""
         if self.full_outcome is None:
             return False
-        placement = output_placement(self.full_outcome.request.settings, self.image.shape)
+        placement = placement_of(self.full_outcome.request.settings, self.image.shape)
         x = placement.x0 + (col + 0.5) * placement.pitch_x
         y = placement.y0 + (row + 0.5) * placement.pitch_y
         self._hover = (x, y)
