@@ -570,8 +570,12 @@ def load(name_or_path) -> Model:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"cannot load model {path}: not a readable .npz file ({exc})") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        # numpy's own text here talks of pickles and unsafe loading: not advice to pass on
+        raise ValueError(
+            f"cannot load model {path}: it is not a model file saved by convdemo "
+            "(a .npz of plain arrays); pick a shipped model or a file from `convdemo train`"
+        ) from None
     if META_KEY not in arrays:
         raise ValueError(f"cannot load model {path}: it has no {META_KEY} metadata entry")
     try:

@@ -157,7 +157,7 @@ def test_load_errors_name_the_file(tmp_path):
         cnn.load("nope")
     bad = tmp_path / "corrupt.npz"
     bad.write_bytes(b"this is not a zip file")
-    with pytest.raises(ValueError, match="corrupt.npz.*not a readable"):
+    with pytest.raises(ValueError, match="corrupt.npz: it is not a model file saved by convdemo"):
         cnn.load(bad)
     m = cnn.build("seed")
     arrays = {k: v for k, v in m.get_weights().items()}
@@ -170,3 +170,12 @@ def test_load_errors_name_the_file(tmp_path):
     np.savez(tmp_path / "nometa.npz", **m.get_weights())
     with pytest.raises(ValueError, match="nometa.npz.*metadata"):
         cnn.load(tmp_path / "nometa.npz")
+
+
+def test_a_non_model_file_never_suggests_unsafe_loading(tmp_path):
+    text = tmp_path / "passwd"
+    text.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(ValueError) as info:
+        cnn.load(text)
+    assert "not a model file saved by convdemo" in str(info.value)
+    assert "pickle" not in str(info.value)
