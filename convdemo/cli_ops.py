@@ -18,9 +18,6 @@ from convdemo import imaging, kernels, ops, pipeline
 from convdemo.cli import PROG
 
 _DEFAULTS = pipeline.Settings()
-#: like the window: a colour photo is filtered channel by channel unless asked otherwise
-#: (with "sum", identity on a photo gives R+G+B, which clips to nearly white)
-DEFAULT_CHANNELS = "separate"
 
 
 def register(subparsers) -> None:
@@ -73,7 +70,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--channels",
         choices=pipeline.CHANNEL_MODES,
-        default=DEFAULT_CHANNELS,
+        default=_DEFAULTS.channels,
         help="separate: each channel filtered on its own, like a photo filter; sum: one CNN "
         "neuron, the colour channels' results added into one map; gray: convert to grey "
         "first (default: %(default)s, so --kernel identity gives back the photo)",

@@ -33,9 +33,17 @@ class Settings:
     stride: int = 1
     padding: str | int = "valid"
     border: str = "zeros"
-    channels: str = "sum"
+    #: each colour filtered on its own, so identity, blur and brighten show a photo as a
+    #: photo filter would ("sum" adds R+G+B: one CNN neuron, almost white on a colour photo)
+    channels: str = "separate"
     flip: bool = False
     bias: float = 0.0
+    #: spacing between kernel taps (1 = an ordinary convolution)
+    dilation: int = 1
+    #: a transposed convolution (PyTorch's ``conv_transpose2d``) instead of a convolution
+    transposed: bool = False
+    #: extra rows/columns at the bottom/right of a transposed convolution's output
+    output_padding: int = 0
     relu: bool = False
     pool: str = "none"
     pool_size: int = 2

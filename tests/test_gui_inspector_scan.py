@@ -39,7 +39,7 @@ def test_inspect_equals_the_engine_at_every_pixel(border, padding, stride):
     k = 3 if stride != 3 else 5
     kernel = RNG.normal(size=(k, k)).astype(np.float32)
     s = Settings().replace(kernel=kernel, stride=stride, padding=padding, border=border,
-                           bias=0.3, flip=stride == 2)
+                           bias=0.3, flip=stride == 2, channels="sum")
     want = engine(x, s)
     assert want.size
     for r in range(want.shape[0]):
@@ -56,7 +56,8 @@ def test_inspect_separate_per_channel_kernel_grey_and_relu():
     ins = inspect(x, s, 0, 7)
     assert ins.separate and ins.padded.any()
     np.testing.assert_allclose(ins.outputs, want[0, 7], atol=1e-5)
-    per_channel = Settings().replace(kernel=RNG.normal(size=(3, 3, 3)), padding="full")
+    per_channel = Settings().replace(kernel=RNG.normal(size=(3, 3, 3)), padding="full",
+                                     channels="sum")
     want = engine(x, per_channel)
     ins = inspect(x, per_channel, 2, 3)
     assert ins.outputs[0] == pytest.approx(float(want[2, 3]), abs=1e-5)

@@ -33,7 +33,8 @@ def test_run_matches_ops_step_by_step():
         display="diverging",
     )
     res = pipeline.run(IMG, s)
-    expected = ops.conv2d(IMG, k, stride=2, padding="same", border="reflect", bias=0.1)
+    expected = ops.conv2d(IMG, k, stride=2, padding="same", border="reflect", bias=0.1,
+                          channels="separate")
     expected = ops.pool2d(ops.relu(expected), 2)
     np.testing.assert_array_equal(res.raw, expected)
     assert res.display.mode == "diverging"
@@ -48,16 +49,21 @@ def test_gray_channels_use_luma():
 
 
 def test_nothing_fits_is_empty_not_an_error():
-    s = Settings().replace(kernel=np.ones((5, 5)))
+    s = Settings().replace(kernel=np.ones((5, 5)), channels="sum")
     res = pipeline.run(IMG[:3, :3], s)
     assert res.empty and res.display is None and res.raw.shape == (0, 0)
 
 
 def test_readout():
-    s = Settings(stride=2, padding="same", pool="max", pool_size=2)
+    s = Settings(stride=2, padding="same", pool="max", pool_size=2, channels="sum")
     assert pipeline.readout((1080, 1920, 3), s) == (
         "1920×1080×3 → conv 3×3, stride 2, same → 960×540 → max pool 2 → 480×270"
     )
+
+
+def test_one_default_for_the_channel_mode():
+    """The window, `apply` and the lab all start from Settings(): channels separate."""
+    assert Settings().channels == "separate"
 
 
 def test_settings_are_frozen_and_hashable():

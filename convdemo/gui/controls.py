@@ -17,13 +17,11 @@ from PyQt6.QtWidgets import (
 )
 
 from convdemo.imaging import DISPLAY_MODES
+from convdemo.pipeline import Settings
 
 PADDINGS = ("valid", "same", "full", "custom N")
 BORDERS = ("zeros", "reflect", "replicate", "wrap")
 CHANNELS = ("sum", "separate", "gray")
-#: the window's default: each colour filtered on its own, so identity, blur and brighten show
-#: the photo as a photo filter would (sum adds R+G+B: almost white on a colour photo)
-DEFAULT_CHANNELS = "separate"
 ACTIVATIONS = ("none", "ReLU")
 POOLS = ("none", "max", "avg")
 
@@ -85,7 +83,7 @@ class Controls(QWidget):
         self.borderCombo = _combo(self, "borderCombo", BORDERS, TIPS["border"])
         form.addRow("border", self.borderCombo)
         self.channelsCombo = _combo(self, "channelsCombo", CHANNELS, TIPS["channels"])
-        self.channelsCombo.setCurrentText(DEFAULT_CHANNELS)
+        self.channelsCombo.setCurrentText(Settings.channels)
         form.addRow("channels", self.channelsCombo)
         self.activationCombo = _combo(self, "activationCombo", ACTIVATIONS, TIPS["activation"])
         form.addRow("activation", self.activationCombo)
