@@ -16,6 +16,7 @@ import numpy as np
 
 from convdemo import imaging, kernels, ops, pipeline
 from convdemo.cli import PROG
+from convdemo.readout import readout
 
 _DEFAULTS = pipeline.Settings()
 
@@ -188,9 +189,9 @@ def run_apply(args: argparse.Namespace) -> int:
         else:
             why = "the pooling window does not fit in the convolution's result; use a "
             why += "smaller --pool-size or --pool none"
-        raise ValueError(f"the result is empty ({result.readout}): {why}")
+        raise ValueError(f"the result is empty ({readout(loaded.array.shape, settings)}): {why}")
     imaging.save_output(out, result.raw, settings.display)
-    print(result.readout)
+    print(readout(loaded.array.shape, settings))
     if is_npy:
         detail = f"float32 array of shape {result.raw.shape}"
         if result.raw.size:

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LECTURE_PRESETS", "PRESETS", "Preset", "parse_kernel", "parse_number"]
+__all__ = [
+    "LECTURE_PRESETS",
+    "PRESETS",
+    "Preset",
+    "matching_preset",
+    "parse_kernel",
+    "parse_number",
+]
 
 
 @dataclass(frozen=True)
@@ -258,3 +265,17 @@ def parse_kernel(text: str) -> np.ndarray:
     if not (1 <= kh <= 15 and 1 <= kw <= 15):
         raise ValueError(f"kernel must be 1 to 15 cells on each side, not {kh}x{kw}")
     return np.array(rows, dtype=np.float32)
+
+
+def matching_preset(kernel) -> str | None:
+    """The preset whose values equal ``kernel`` exactly (as the float32 the engine uses), or
+    None. A (k, k, 3) per-channel kernel is one neuron, never a preset."""
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 2:
+        return None
+    k32 = kernel.astype(np.float32)
+    for name, preset in PRESETS.items():
+        values = preset.array()
+        if values.shape == k32.shape and np.array_equal(values, k32):
+            return name
+    return None

@@ -81,7 +81,6 @@ class Result:
 
     raw: np.ndarray
     display: object | None
-    readout: str
     conv_input: np.ndarray = field(repr=False)
 
     @property
@@ -119,7 +118,7 @@ def run(image: np.ndarray, settings: Settings) -> Result:
     if settings.pool != "none" and raw.size:
         raw = ops.pool2d(raw, settings.pool_size, stride=settings.pool_stride, mode=settings.pool)
     display = None if raw.size == 0 else imaging.to_display(raw, settings.display)
-    return Result(raw=raw, display=display, readout=readout(image.shape, settings), conv_input=x)
+    return Result(raw=raw, display=display, conv_input=x)
 
 
 def _check(settings: Settings) -> None:
@@ -152,34 +151,3 @@ def output_shapes(image_shape: tuple, settings: Settings) -> tuple[tuple, tuple 
         return conv, None
     pooled = ops.pool_output_shape(conv, settings.pool_size, stride=settings.pool_stride)
     return conv, pooled
-
-
-def _wxh(shape: tuple) -> str:
-    dims = [shape[1], shape[0], *shape[2:]]
-    return "×".join(str(d) for d in dims)
-
-
-def readout(image_shape: tuple, settings: Settings) -> str:
-    """The shape readout, e.g. ``1920×1080×3 → conv 3×3, stride 2, same → 960×540``.
-
-    Sizes are written width×height(×channels), as photo sizes usually are.
-    """
-    try:
-        conv, pooled = output_shapes(image_shape, settings)
-    except ValueError as exc:
-        return f"{_wxh(tuple(image_shape))} → {exc}"
-    kh, kw = settings.kernel_array().shape[:2]
-    pad = settings.padding if isinstance(settings.padding, str) else f"pad {settings.padding}"
-    parts = [_wxh(tuple(image_shape))]
-    if settings.channels == "gray" and len(image_shape) == 3:
-        parts.append(f"grey → {image_shape[1]}×{image_shape[0]}")
-    parts.append(f"conv {kw}×{kh}, stride {settings.stride}, {pad}")
-    parts.append(_wxh(conv))
-    if pooled is not None:
-        step = settings.pool_stride or settings.pool_size
-        parts.append(
-            f"{settings.pool} pool {settings.pool_size}"
-            + (f", stride {step}" if step != settings.pool_size else "")
-        )
-        parts.append(_wxh(pooled))
-    return " → ".join(parts)

@@ -11,10 +11,10 @@ from PyQt6.QtCore import QPointF, Qt
 from PyQt6.QtWidgets import QComboBox, QPushButton, QSlider, QSpinBox
 
 from convdemo import ops
-from convdemo.gui.geometry import conv_placement, output_placement, receptive_field
-from convdemo.gui.inspector import describe_html, inspect
-from convdemo.gui.scan import MAX_SIDE, MAX_SIDE_RGB, ScanModel, pixelate
+from convdemo.geometry import conv_placement, output_placement, receptive_field
+from convdemo.inspection import describe_html, inspect
 from convdemo.pipeline import Settings
+from convdemo.scan import MAX_SIDE, MAX_SIDE_RGB, ScanModel, pixelate
 
 RNG = np.random.default_rng(7)
 
@@ -278,12 +278,13 @@ def test_rgb_inspection_fits_without_scrolling_at_1280x800(window, channels):
 
 
 def test_scan_panel_reuses_its_copy_for_edits_and_follows_a_new_image(qtbot, monkeypatch):
-    from convdemo.gui import scan
+    from convdemo import scan
+    from convdemo.gui.scan import ScanPanel
 
     calls = []
     real = scan.pixelate
     monkeypatch.setattr(scan, "pixelate", lambda *a: calls.append(1) or real(*a))
-    panel = scan.ScanPanel()
+    panel = ScanPanel()
     qtbot.addWidget(panel)
     first = RNG.random((60, 80, 3), dtype=np.float32)
     s = Settings(channels="separate")

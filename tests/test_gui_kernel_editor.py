@@ -8,7 +8,8 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QPushButton
 
 from convdemo import kernels
-from convdemo.gui.kernel_editor import KernelEditor, format_number
+from convdemo.formatting import format_number
+from convdemo.gui.kernel_editor import KernelEditor
 
 
 @pytest.fixture

@@ -833,7 +833,7 @@ def test_a_bad_file_on_the_command_line_is_said_in_the_status_bar(make_window, t
 
 
 def test_the_inspector_says_when_clip_display_clips(window):
-    from convdemo.gui.inspector import shown_as
+    from convdemo.inspection import shown_as
 
     assert shown_as(1.2588, "clip") == "value 1.2588 (shown clipped to 1)"
     assert shown_as(-0.5, "clip") == "value -0.5000 (shown clipped to 0)"

@@ -8,6 +8,7 @@ import pytest
 from convdemo import imaging, ops, pipeline
 from convdemo.kernels import PRESETS
 from convdemo.pipeline import Settings
+from convdemo.readout import readout
 
 RNG = np.random.default_rng(3)
 IMG = RNG.random((12, 17, 3), dtype=np.float32)
@@ -56,7 +57,7 @@ def test_nothing_fits_is_empty_not_an_error():
 
 def test_readout():
     s = Settings(stride=2, padding="same", pool="max", pool_size=2, channels="sum")
-    assert pipeline.readout((1080, 1920, 3), s) == (
+    assert readout((1080, 1920, 3), s) == (
         "1920×1080×3 → conv 3×3, stride 2, same → 960×540 → max pool 2 → 480×270"
     )
 
@@ -81,5 +82,5 @@ def test_bad_settings(field):
 
 def test_readout_names_a_pool_stride_that_differs_from_the_size():
     s = pipeline.Settings(pool="max", pool_size=2, pool_stride=3)
-    assert "max pool 2, stride 3 →" in pipeline.readout((30, 40), s)
-    assert "max pool 2 →" in pipeline.readout((30, 40), s.replace(pool_stride=None))
+    assert "max pool 2, stride 3 →" in readout((30, 40), s)
+    assert "max pool 2 →" in readout((30, 40), s.replace(pool_stride=None))

@@ -13,8 +13,6 @@ own grid, and :meth:`KernelEditor.kernel` returns a ``(k, k, 3)`` kernel: one re
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 from PyQt6.QtCore import QEvent, QObject, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
@@ -33,55 +31,12 @@ from PyQt6.QtWidgets import (
 )
 
 from convdemo import kernels
+from convdemo.formatting import format_number, shown_exactly, sum_text
+from convdemo.kernels import matching_preset
 
 SIZES = (1, 3, 5, 7)
 CHANNEL_NAMES = ("R", "G", "B")
 INVALID_STYLE = "QLineEdit { background: #ffb3b3; color: #000; border: 1px solid #c00; }"
-
-
-def format_number(value: float, *, mark_rounded: bool = True) -> str:
-    """Short text for a cell: "0.1", "-0.5"; simple fractions as fractions ("1/9", "1/16",
-    "3/128"); anything else with 4 significant digits.
-
-    A short decimal or a fraction is shown only when it is *exactly* the value in float32
-    (the precision the engine computes in), and a fraction only when it is simple: a
-    denominator up to 16, or a power of two up to 256 (the 5x5 gaussian). A learned weight
-    such as 13/175 is shown as "0.07429". The text is a view: the cell keeps the exact value
-    in force (see :func:`shown_exactly`), and its tooltip gives that value when they differ.
-    """
-    if value == 0:
-        return "0"
-    if float(value).is_integer() and abs(value) < 1e9:
-        return str(int(value))
-    v32 = np.float32(value)
-    for digits in (1, 2):
-        text = f"{value:.{digits}g}"
-        if "e" not in text and np.float32(float(text)) == v32:
-            return text
-    frac = Fraction(value).limit_denominator(256)
-    d = frac.denominator
-    if (d <= 16 or d & (d - 1) == 0) and abs(frac.numerator) < 1000 and \
-            np.float32(frac.numerator / d) == v32:
-        return f"{frac.numerator}/{d}"
-    text = f"{value:.4g}"
-    if mark_rounded and np.float32(float(text)) != v32:
-        text = f"{value:#.4g}"  # trailing zeros kept ("0.1000"): visibly rounded
-    return text
-
-
-def _sum_text(total: float) -> str:
-    """The kernel's sum, rounded to what float32 can tell apart (-0.05, not -0.05000)."""
-    if abs(total) < 1e-6:
-        return "0"
-    return format_number(float(np.float32(total)), mark_rounded=False)
-
-
-def shown_exactly(text: str, value: float) -> bool:
-    """Whether ``text`` parses back to ``value`` in float32 (else it is a rounded view)."""
-    try:
-        return np.float32(kernels.parse_number(text)) == np.float32(value)
-    except ValueError:
-        return False
 
 
 def text_width(edit: QLineEdit, text: str | None = None) -> int:
@@ -92,20 +47,6 @@ def text_width(edit: QLineEdit, text: str | None = None) -> int:
     m = edit.textMargins()
     text = edit.text() if text is None else text
     return fm.horizontalAdvance(text) + 2 * frame + m.left() + m.right() + 2 * 2 + 2
-
-
-def matching_preset(kernel) -> str | None:
-    """The preset whose values equal ``kernel`` exactly (as the float32 the engine uses), or
-    None. A (k, k, 3) per-channel kernel is one neuron, never a preset."""
-    kernel = np.asarray(kernel)
-    if kernel.ndim != 2:
-        return None
-    k32 = kernel.astype(np.float32)
-    for name, preset in kernels.PRESETS.items():
-        values = preset.array()
-        if values.shape == k32.shape and np.array_equal(values, k32):
-            return name
-    return None
 
 
 class KernelGrid(QWidget):
@@ -579,11 +520,11 @@ class KernelEditor(QWidget):
             self.sizeChanged.emit(self._last_size)
         total = kernel.sum()
         if self.per_channel():
-            parts = ", ".join(f"{ch} {_sum_text(float(kernel[..., i].sum()))}"
+            parts = ", ".join(f"{ch} {sum_text(float(kernel[..., i].sum()))}"
                               for i, ch in enumerate(CHANNEL_NAMES))
-            self.sumLabel.setText(f"sum = {_sum_text(float(total))}  ({parts})")
+            self.sumLabel.setText(f"sum = {sum_text(float(total))}  ({parts})")
         else:
-            self.sumLabel.setText(f"sum = {_sum_text(float(total))}")
+            self.sumLabel.setText(f"sum = {sum_text(float(total))}")
         self.sourceLabel.setText(self._source)
         self.sourceLabel.setVisible(bool(self._source))
         self._sync_preset_combo()

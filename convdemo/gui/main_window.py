@@ -34,13 +34,15 @@ from PyQt6.QtWidgets import (
 )
 
 from convdemo import imaging, kernels, pipeline, resources
+from convdemo.geometry import conv_placement, output_placement, receptive_field
 from convdemo.gui.controls import Controls
-from convdemo.gui.geometry import axis_pads, conv_placement, output_placement, receptive_field
-from convdemo.gui.inspector import InspectorPanel, inspect, inspect_pool
+from convdemo.gui.inspector import InspectorPanel
 from convdemo.gui.kernel_editor import KernelEditor
 from convdemo.gui.scan import ScanPanel
 from convdemo.gui.views import ImagePane, outline, to_u8
 from convdemo.gui.worker import ComputeWorker, Outcome, Request, make_preview, preview_factor
+from convdemo.inspection import inspect, inspect_pool
+from convdemo.readout import formula_tooltip, readout, too_small_message
 
 APP_TITLE = "ConvDemo"
 #: photos above this many pixels are downsampled on load (and the status bar says so)
@@ -515,7 +517,7 @@ class MainWindow(QMainWindow):
         if self.image is None:
             return
         settings = self.current_settings()
-        self.readout.setText(pipeline.readout(self.image.shape, settings))
+        self.readout.setText(readout(self.image.shape, settings))
         self.readout.setToolTip(formula_tooltip(self.image.shape, settings))
         if settings == self._last_settings:
             return
@@ -1020,45 +1022,6 @@ class _FittingScrollArea(QScrollArea):
         if widget is not None:
             hint.setWidth(min(self.maximumWidth(), widget.sizeHint().width() + 16))
         return hint
-
-
-def too_small_message(image_shape: tuple, settings: pipeline.Settings) -> str:
-    """The words the output view shows when the settings leave nothing."""
-    kh, kw = settings.kernel_array().shape[:2]
-    h, w = image_shape[:2]
-    try:
-        conv, pooled = pipeline.output_shapes(image_shape, settings)
-    except ValueError as exc:
-        return f"Nothing to show: {exc}"
-    if conv[0] == 0 or conv[1] == 0:
-        return (f"Nothing left: the {kw}×{kh} kernel does not fit in the {w}×{h} image with "
-                f"{settings.padding} padding. Choose same or full padding, a smaller kernel, or "
-                "a larger image.")
-    return (f"Nothing left: the {conv[1]}×{conv[0]} convolution output is smaller than the "
-            f"{settings.pool_size}×{settings.pool_size} pooling window. Turn pooling off or "
-            "make it smaller.")
-
-
-def formula_tooltip(image_shape: tuple, settings: pipeline.Settings) -> str:
-    """The output-size formula with the current numbers filled in."""
-    kh, kw = settings.kernel_array().shape[:2]
-    s = settings.stride
-    try:
-        (pt, pb), (pl, pr) = axis_pads(settings, image_shape[0], image_shape[1])
-        conv, pooled = pipeline.output_shapes(image_shape, settings)
-    except ValueError as exc:
-        return str(exc)
-    lines = ["output = ⌊(n + pad_before + pad_after − k) / stride⌋ + 1"]
-    for axis, n, k, a, b, out in (("width", image_shape[1], kw, pl, pr, conv[1]),
-                                  ("height", image_shape[0], kh, pt, pb, conv[0])):
-        lines.append(f"{axis}: ⌊({n} + {a} + {b} − {k}) / {s}⌋ + 1 = {out}")
-    if pooled is not None:
-        size = settings.pool_size
-        step = settings.pool_stride or size
-        lines.append(f"pooling: output = ⌊(n − {size}) / {step}⌋ + 1")
-        lines.append(f"width: ⌊({conv[1]} − {size}) / {step}⌋ + 1 = {pooled[1]}")
-        lines.append(f"height: ⌊({conv[0]} − {size}) / {step}⌋ + 1 = {pooled[0]}")
-    return "\n".join(lines)
 
 
 def qimage_to_pil(qimage: QImage) -> Image.Image:
