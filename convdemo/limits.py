@@ -16,3 +16,14 @@ MAX_KERNEL_SIDE = 15
 
 #: photos above this many pixels are downsampled on load, with a note
 MAX_PIXELS = 40_000_000
+
+#: the ranges a lab (the window, state files, lessons) accepts for each whole-number setting,
+#: inclusive; the window's controls offer exactly these
+RANGES = {
+    "stride": (1, 16),
+    "padding": (0, 256),
+    "dilation": (1, 8),
+    "output_padding": (0, 15),
+    "pool_size": (1, 16),
+    "pool_stride": (1, 16),
+}
