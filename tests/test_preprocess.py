@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
 from convdemo import preprocess as pp
@@ -72,3 +73,27 @@ def test_tiny_and_odd_inputs():
         assert "(H, W)" in str(exc)
     else:
         raise AssertionError("4-D input accepted")
+
+
+def test_framing_maps_photo_points_onto_the_frame():
+    """Two blobs on a photo land where the framing says, within half a pixel, and the two
+    transforms are inverses."""
+    photo = np.zeros((240, 320), np.float32)
+    photo[60:90, 100:130] = 1.0  # a square, top left
+    photo[150:200, 180:230] = 1.0  # a larger one, bottom right
+    x, framing = pp.preprocess_framed(photo)
+    np.testing.assert_array_equal(x, pp.preprocess(photo))
+    assert framing.photo_shape == (240, 320) and framing.box == (60, 100, 200, 230)
+    for (r0, r1, c0, c1) in ((60, 90, 100, 130), (150, 200, 180, 230)):
+        fy, fx = framing.to_frame(np.array([r0, r1]), np.array([c0, c1]))
+        a, b = int(np.floor(fy[0])) + 1, int(np.ceil(fy[1])) - 1
+        c, d = int(np.floor(fx[0])) + 1, int(np.ceil(fx[1])) - 1
+        assert x[a:b, c:d].min() > 0.99  # inside the mapped square: full ink
+        ys, xs = np.indices(x.shape)
+        blob = (ys >= fy[0] - 1) & (ys < fy[1] + 1) & (xs >= fx[0] - 1) & (xs < fx[1] + 1)
+        w = x * blob
+        cy, cx = (ys * w).sum() / w.sum() + 0.5, (xs * w).sum() / w.sum() + 0.5
+        assert abs(cy - fy.mean()) < 0.5 and abs(cx - fx.mean()) < 0.5
+    y, xx = framing.to_photo(*framing.to_frame(123.4, 56.7))
+    assert y == pytest.approx(123.4) and xx == pytest.approx(56.7)
+    assert pp.preprocess_framed(np.zeros((40, 40), np.float32))[1] is None
