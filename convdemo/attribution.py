@@ -74,15 +74,18 @@ class Tape:
         layer), so that :meth:`forward` returns pre-activations. Without ``upto``, a final
         softmax (inside the last ``Dense`` or an ``Activation`` layer) is always left out:
         the tape ends at the logits.
+    dtype : numpy dtype
+        The copied parameters' dtype (float32 weights are exact in float64); give inputs
+        of the same dtype, so that every matrix product runs in BLAS.
 
     Notes
     -----
     Uses each layer's ``forward(x, training=True)`` (which keeps the cache ``backward``
-    reads) except ``Dropout``, run with ``training=False`` (the identity). The arithmetic is
-    in the input's dtype: give float64 input for float64 gradients (the tests do).
+    reads) except ``Dropout``, run with ``training=False`` (the identity).
     """
 
-    def __init__(self, model, upto: str | None = None, *, pre_activation: bool = False):
+    def __init__(self, model, upto: str | None = None, *, pre_activation: bool = False,
+                 dtype=np.float64):
         names = [layer.name for layer in model.layers]
         if upto is not None and upto not in names:
             raise ValueError(f"no layer {upto!r} in this model; it has: {', '.join(names)}")
@@ -98,6 +101,8 @@ class Tape:
             last.activation = "linear"
         for layer in layers:
             layer.needs_input_grad = True
+            layer.params = {k: np.asarray(v, dtype) for k, v in layer.params.items()}
+        self.dtype = np.dtype(dtype)
         self.layers = layers
         self.names = [layer.name for layer in layers]
         self.input_shape = input_shape(model)
@@ -107,6 +112,7 @@ class Tape:
         """Run a batch ``(N, H, W, C)`` through the tape; keep every layer's output in
         :attr:`outputs` (by name) and return the last. Call before each :meth:`backward`."""
         self.outputs = {}
+        x = np.asarray(x, self.dtype)
         for layer in self.layers:
             x = layer.forward(x, training=layer.kind != "Dropout")
             self.outputs[layer.name] = x
