@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PyQt6.QtCore import QPoint, Qt
+from PyQt6.QtWidgets import QApplication, QScrollArea
 from scipy.signal import correlate2d
 
-from conftest import wait_until_idle
+from conftest import wait_for, wait_until_idle
 from convdemo import labels, resources
 from convdemo import model as cnn
 from convdemo.gui import cnn_panel as panel_module
@@ -432,7 +433,7 @@ def deep_second_layer(make_panel, qtbot, deep_npz, width, height=760):
     draw(qtbot, use_draw_tab(panel), DIGIT_STROKES[4])
     assert wait_until_idle(panel, 5000)
     panel.set_layer("conv2d_1")
-    qtbot.wait(20)  # layouts settle
+    QApplication.processEvents()  # the layout requests the resize posted
     assert panel.grid.count() == 64
     return panel
 
@@ -480,17 +481,19 @@ def test_clicking_a_map_keeps_the_panel_top_in_view(make_panel, qtbot, deep_npz)
     panel = deep_second_layer(make_panel, qtbot, deep_npz, 340, 650)
     grid = panel.grid
     last = grid.order()[-1]
-    panel._scroll.ensureWidgetVisible(grid, 0, 0)
-    qtbot.wait(10)
+    scroll = panel.findChild(QScrollArea, "cnnPanelScroll")
+    scroll.ensureWidgetVisible(grid, 0, 0)
+    QApplication.processEvents()
     for ch in (grid.order()[0], last):
-        panel._scroll.verticalScrollBar().setValue(0 if ch == grid.order()[0] else 10**6)
-        qtbot.wait(10)
+        scroll.verticalScrollBar().setValue(0 if ch == grid.order()[0] else 10**6)
+        QApplication.processEvents()
         qtbot.mouseClick(grid, Qt.MouseButton.LeftButton, pos=grid.tile_rect(ch).center())
-        qtbot.wait(150)  # the panel scrolls after the click (twice: 0 and 80 ms)
         assert grid.selected() == ch
-        for widget in (panel.model_combo, panel.summary_button, panel.input_tabs,
-                       panel.chart, panel.use_button, panel.inspect_title):
-            assert visible_in(widget, panel), widget.objectName() or widget.text()
+        widgets = (panel.model_combo, panel.summary_button, panel.input_tabs, panel.chart,
+                   panel.use_button, panel.inspect_title)
+        # the panel scrolls after the click (on its next turns of the event loop)
+        wait_for(lambda ws=widgets: all(visible_in(w, panel) for w in ws), 2000,
+                 "the inspector to scroll into view with the panel's top")
 
 
 @pytest.mark.parametrize("width", [320, 340, 420])
@@ -498,7 +501,7 @@ def test_draw_canvas_is_a_big_square_with_clear_beside_it(make_panel, qtbot, see
     panel = make_panel(seed_npz)
     panel.resize(width, 800)
     canvas = use_draw_tab(panel)
-    qtbot.wait(20)
+    QApplication.processEvents()
     assert canvas.width() == canvas.height()
     # as wide as the panel leaves beside the prediction (within the layout's spacing)
     beside = panel.width() - canvas.width() - panel.chart.minimum_width()
@@ -525,12 +528,12 @@ def test_the_input_page_stays_square_when_the_class_names_get_wider(
     canvas = use_draw_tab(panel)
     draw(qtbot, canvas, DIGIT_STROKES[8])
     assert wait_until_idle(panel, 5000)
-    qtbot.wait(20)
+    QApplication.processEvents()
     digits_side = canvas.width()
     assert canvas.height() == digits_side
     panel.set_model(path)  # "Ankle boot" and "T-shirt/top" need more room than "0".."9"
     assert wait_until_idle(panel, 5000)
-    qtbot.wait(20)
+    QApplication.processEvents()
     assert panel.chart.labels == labels.FASHION
     assert canvas.width() == canvas.height() < digits_side
     assert panel.chart.width() >= panel.chart.minimum_width()
@@ -549,9 +552,9 @@ def test_the_panel_fits_a_narrow_dock_without_a_horizontal_scroll_bar(
     panel.set_image(np.random.default_rng(3).uniform(0, 1, (90, 120, 3)).astype(np.float32))
     assert wait_until_idle(panel, 5000)
     panel.inspect_map(7)
-    qtbot.wait(20)
+    QApplication.processEvents()
     assert panel.width() == width
-    scroll = panel._scroll
+    scroll = panel.findChild(QScrollArea, "cnnPanelScroll")
     assert scroll.horizontalScrollBar().maximum() == 0
     assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
     # whole, and inside what is on screen: the panel (head) or the scroll area's viewport
