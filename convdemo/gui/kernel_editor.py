@@ -33,6 +33,7 @@ from PyQt6.QtWidgets import (
 
 from convdemo import kernels
 from convdemo.formatting import format_number, shown_exactly, sum_text
+from convdemo.gui import fonts
 from convdemo.kernels import matching_preset
 from convdemo.lab import Change, Lab
 
@@ -150,9 +151,7 @@ class KernelGrid(QWidget):
                 cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
                 cell.setFixedWidth(self._base_width)
                 if k >= 5:  # 49 cells must fit under the views: smaller text, tighter boxes
-                    font = cell.font()
-                    font.setPointSizeF(font.pointSizeF() * 0.85)
-                    cell.setFont(font)
+                    fonts.relative(cell, 0.9)
                     cell.setTextMargins(0, 0, 0, 0)
                     cell.setFixedHeight(cell.fontMetrics().height() + 6)
                 cell.setAcceptDrops(False)  # a dropped photo goes to the window, not in here

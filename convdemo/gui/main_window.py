@@ -35,6 +35,7 @@ from PyQt6.QtWidgets import (
 
 from convdemo import imaging, kernels, limits, pipeline, resources, statefile
 from convdemo.geometry import conv_placement, output_placement, receptive_field
+from convdemo.gui import fonts
 from convdemo.gui.controls import Controls
 from convdemo.gui.inspector import InspectorPanel
 from convdemo.gui.kernel_editor import KernelEditor
@@ -204,10 +205,7 @@ class MainWindow(QMainWindow):
         self.readout = QLabel(self)
         self.readout.setObjectName("shapeReadout")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = self.readout.font()
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        font.setBold(True)
-        self.readout.setFont(font)
+        fonts.relative(self.readout, 1.3, bold=True)
 
         self.kernel_editor = KernelEditor(self.lab, self)
         self.controls = Controls(self.lab, self)

@@ -9,6 +9,7 @@ from PyQt6.QtGui import QColor, QPen
 from PyQt6.QtWidgets import QGraphicsRectItem, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from convdemo.colormaps import diverging_lut
+from convdemo.gui import fonts
 
 
 class ImagePane(QWidget):
@@ -22,9 +23,7 @@ class ImagePane(QWidget):
         layout.setSpacing(2)
         self.title = QLabel(title, self)
         self.title.setObjectName(f"{name}Title")
-        font = self.title.font()
-        font.setBold(True)
-        self.title.setFont(font)
+        fonts.relative(self.title, 1.1, bold=True)
         layout.addWidget(self.title)
         self.stack = QStackedWidget(self)
         self.graphics = pg.GraphicsLayoutWidget(self)
