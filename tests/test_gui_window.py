@@ -527,7 +527,9 @@ def test_menus_have_every_entry(window):
     assert [a.shortcut().toString() for a in kernel_acts[:4]] == [
         "Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+4"]
     view = texts(menus["View"])
-    assert view[:3] == ["Fit", "1:1", "Input channel"]
+    assert view[:4] == ["Fit", "1:1", "Zoom in", "Zoom out"]
+    assert {"Full screen", "Presenter layout", "Larger text and cells", "Input channel"} <= \
+        set(view)
     channel_menu = next(a.menu() for a in menus["View"].actions() if a.menu())
     assert texts(channel_menu) == ["All channels", "R channel", "G channel", "B channel", "Grey"]
     assert texts(menus["Help"]) == ["Model summary", "About"]

@@ -441,6 +441,7 @@ class CNNPanel(QWidget):
         self._drawing_live = False  # a stroke in progress: predict from the canvas itself
         self._drawing = False  # drawing the lab: widget signals are not user actions
         self._closed = False
+        self._scale = 1.0
 
         self._create_widgets()
         self._create_layout()
@@ -667,8 +668,9 @@ class CNNPanel(QWidget):
         bar = self.input_tabs.tabBar().sizeHint().height()
         # and leave at least half a short dock (1024x768 screens) to the maps
         tall = self.height() // 2 - bar - 40
-        side = max(CANVAS_MIN, min(CANVAS_MAX, room, tall))
-        self.input_tabs.setMinimumSize(CANVAS_MIN, side + bar)
+        lo, hi = round(CANVAS_MIN * self._scale), round(CANVAS_MAX * self._scale)
+        side = max(lo, min(hi, room, tall))
+        self.input_tabs.setMinimumSize(lo, side + bar)
         self.input_tabs.setMaximumSize(side, side + bar)
 
     def resizeEvent(self, event) -> None:
@@ -722,6 +724,15 @@ class CNNPanel(QWidget):
     def result(self) -> Result | None:
         """The last result shown: the 28x28 input, activations, probabilities, timings."""
         return self._result
+
+    def set_scale(self, scale: float) -> None:
+        """Fixed sizes at the interface scale: the 28x28 views, the canvas limits, tiles."""
+        self._scale = scale
+        side = round(SEEN_SIDE * scale)
+        self.seen_view.setFixedSize(side, side)
+        self.inspect_input.setFixedSize(side, side)
+        self.grid.set_scale(scale)
+        self._fit_input()
 
     def shutdown(self) -> None:
         """Stop the background work (the window is closing)."""

@@ -238,6 +238,11 @@ class FeatureMapGrid(QWidget):
     def message(self) -> str:
         return self._message
 
+    def set_scale(self, scale: float) -> None:
+        """Tiles at least 28 px (times the interface scale) wide."""
+        self.setMinimumWidth(round(COLUMNS * 28 * scale))
+        self.updateGeometry()
+
     def set_sorted(self, on: bool) -> None:
         """Order the tiles by mean activation, strongest first (else by channel index)."""
         self._sorted = bool(on)

@@ -37,7 +37,7 @@ SCALE_STEPS = (0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5)
 _FACTOR = "convdemoFontFactor"
 _BOLD = "convdemoFontBold"
 _MONO = "convdemoFontMono"
-_state = {"base": None, "scale": 1.0, "filter": None}
+_state = {"base": None, "scale": 1.0}
 
 
 def base_point_size() -> float:
@@ -60,11 +60,13 @@ def set_interface_scale(scale: float) -> float:
 
     base = base_point_size()
     scale = min(SCALE_MAX, max(SCALE_MIN, float(scale)))
-    _install_filter()
     _state["scale"] = scale
     font = QApplication.font()
     font.setPointSizeF(base * scale)
-    QApplication.setFont(font)  # Qt sends ApplicationFontChange to every widget
+    QApplication.setFont(font)  # every widget without a font of its own follows
+    for widget in QApplication.allWidgets():
+        if widget.property(_FACTOR) is not None:
+            _apply(widget)
     return scale
 
 
@@ -75,7 +77,6 @@ def relative(widget, factor: float = 1.0, *, bold: bool | None = None, mono: boo
     if bold is not None:
         widget.setProperty(_BOLD, bool(bold))
     widget.setProperty(_MONO, bool(mono))
-    _install_filter()
     return _apply(widget)
 
 
@@ -88,24 +89,3 @@ def _apply(widget):
         font.setBold(bool(bold))
     widget.setFont(font)
     return font
-
-
-def _install_filter() -> None:
-    if _state["filter"] is not None:
-        return
-    from PyQt6.QtCore import QEvent, QObject
-    from PyQt6.QtWidgets import QApplication, QWidget
-
-    app = QApplication.instance()
-    if app is None:
-        return
-
-    class _Follow(QObject):
-        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
-            if event.type() == QEvent.Type.ApplicationFontChange and \
-                    isinstance(obj, QWidget) and obj.property(_FACTOR) is not None:
-                _apply(obj)
-            return False
-
-    _state["filter"] = _Follow(app)
-    app.installEventFilter(_state["filter"])
