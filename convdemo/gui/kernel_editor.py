@@ -159,7 +159,7 @@ class KernelGrid(QWidget):
                 cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
                 cell.setFixedWidth(self._base_width)
                 if k >= 5:  # 49 cells must fit under the views: smaller text, tighter boxes
-                    fonts.relative(cell, 0.9)
+                    fonts.relative(cell, 0.85)
                     cell.setTextMargins(0, 0, 0, 0)
                     cell.setFixedHeight(cell.fontMetrics().height() + 6)
                 cell.setAcceptDrops(False)  # a dropped photo goes to the window, not in here
