@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
         self.kernel_editor = KernelEditor(self.lab, self)
         self.controls = Controls(self.lab, self)
         self.inspector = InspectorPanel(self)
-        self.inspector.setMinimumWidth(200)  # its tables scroll; the window must fit 1024 px
+        self.inspector.setMinimumWidth(160)  # its tables scroll; the window must fit 1024 px
 
         self.bottom_row = bottom = QWidget(self)
         bottom.setObjectName("controlsRow")
@@ -875,7 +875,7 @@ class MainWindow(QMainWindow):
             pane.set_interface_scale(scale)
         self.controls.setMaximumWidth(max(round(230 * scale),
                                           self.controls.minimumSizeHint().width()))
-        self.inspector.setMinimumWidth(round(200 * min(scale, 1.5)))
+        self.inspector.setMinimumWidth(round(160 * min(scale, 1.5)))
         QTimer.singleShot(0, self._editor_resized)
 
     def actual_size(self) -> None:
@@ -1236,7 +1236,10 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(300, self._fit_with_frame)
 
     def _fit_with_frame(self) -> None:
-        if self.frameGeometry().height() > self.geometry().height():  # a window manager's
+        # only a real window manager's frame (offscreen windows, for tests and screenshots,
+        # are sized by the caller and may be larger than the virtual screen)
+        if QGuiApplication.platformName() != "offscreen" and \
+                self.frameGeometry().height() > self.geometry().height():
             self.fit_to_screen()
 
     def closeEvent(self, event) -> None:  # noqa: N802
