@@ -441,7 +441,7 @@ def _map_diverging(x, inv_m: float, rgb, scratch: _Scratch) -> None:
         rgb[:, :, c] = u8
 
 
-def to_display(raw, mode: str = "clip") -> Display:
+def to_display(raw, mode: str = "clip", *, scale_from: Display | None = None) -> Display:
     """Map a float result to an RGB picture.
 
     Parameters
@@ -456,6 +456,10 @@ def to_display(raw, mode: str = "clip") -> Display:
         ``+-m`` with ``m`` from :func:`diverging_extent` (the 99.5th percentile of ``|raw|``,
         so a few strong edges do not wash everything else out; stronger values saturate);
         a several-channel result shows the mean of its channels.
+    scale_from : Display, optional
+        Use that display's scale (its ``vmin``/``vmax``) instead of this result's own, so two
+        results shown side by side (a convolution and its pooled map, partial sums and their
+        total) share one linked scale.
 
     Returns
     -------
@@ -480,7 +484,7 @@ def to_display(raw, mode: str = "clip") -> Display:
         lo, hi = float(a.min()), float(a.max())
     signed = lo < 0.0
     if mode == "diverging":
-        m = diverging_extent(a)
+        m = diverging_extent(a) if scale_from is None else float(scale_from.vmax)
         vmin, vmax = -m, m
 
         def band_map(x, out, scratch):
@@ -488,6 +492,8 @@ def to_display(raw, mode: str = "clip") -> Display:
 
     else:
         if mode == "normalize":
+            if scale_from is not None:
+                lo, hi = float(scale_from.vmin), float(scale_from.vmax)
             span = hi - lo
             scale = 255.0 / span if span > 0 else 0.0
             offset = 0.5 - lo * scale if span > 0 else 0.0
