@@ -316,15 +316,26 @@ def _downsample(arr: np.ndarray, max_pixels: int) -> tuple[np.ndarray, tuple[int
 
 
 def to_u8(x: np.ndarray) -> np.ndarray:
-    """float 0..1 -> uint8 0..255 (rounded), in place on one float32 copy.
+    """float 0..1 -> uint8 0..255 (rounded), in row bands through one small float32 buffer.
 
     Written out because ``(np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)`` makes three
-    temporaries; on a 12 MP photo this is ten times faster.
+    full-size temporaries (a 40 MP photo would need 1.4 GB more for a moment); on a 12 MP
+    photo this is ten times faster.
     """
-    y = np.multiply(x, np.float32(255), dtype=np.float32)
-    np.clip(y, 0, 255, out=y)
-    y += np.float32(0.5)
-    return y.astype(np.uint8)
+    x = np.asarray(x)
+    out = np.empty(x.shape, np.uint8)
+    if x.size == 0:
+        return out
+    rows = max(1, (1 << 18) // max(1, x[0].size))
+    buf = np.empty((min(rows, x.shape[0]),) + x.shape[1:], np.float32)
+    for r0 in range(0, x.shape[0], rows):
+        r1 = min(r0 + rows, x.shape[0])
+        y = buf[: r1 - r0]
+        np.multiply(x[r0:r1], np.float32(255), out=y, dtype=np.float32)
+        np.clip(y, 0, 255, out=y)
+        y += np.float32(0.5)
+        np.copyto(out[r0:r1], y, casting="unsafe")
+    return out
 
 
 def to_gray(image) -> np.ndarray:

@@ -668,6 +668,9 @@ class MainWindow(QMainWindow):
             return
         self._submitted = key
         self._generation += 1
+        # the last result stays on screen (its picture), but its numbers go now: a 40 MP
+        # result is 480 MB, and the new one is on its way
+        self.full_outcome = None
         gen, image = self._generation, state.image
         prepared = self._prepared_for(image)
         preview = prepared.preview if self._preview_worth_it(prepared) else None
