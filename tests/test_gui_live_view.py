@@ -107,3 +107,18 @@ def test_the_layout_is_part_of_the_lab_and_saved(window, tmp_path):
     window.lab.set_view(live="output")
     assert window.live_view.mode == "output" and not window.live_view.conv_pane.isVisible()
     assert pipeline.Settings() is not None
+
+
+def test_export_view_at_twice_the_resolution(window, tmp_path):
+    from PIL import Image
+
+    window.lab.set_view(live="pool")
+    wait_until_idle(window)
+    path = tmp_path / "slide.png"
+    assert window.export_view(path)
+    with Image.open(path) as im:
+        assert im.size == (2 * window.live_view.width(), 2 * window.live_view.height())
+        assert len(set(im.convert("RGB").getdata())) > 50  # the pictures, not a blank page
+    (tmp_path / "a-file").write_text("not a folder")
+    assert not window.export_view(tmp_path / "a-file" / "x.png")
+    assert "cannot write" in window.statusBar().currentMessage()
