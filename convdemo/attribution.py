@@ -65,7 +65,8 @@ class Tape:
     Parameters
     ----------
     model : convdemo.model.Model
-        Copied (deep): the model itself is never changed, so another thread may keep using it.
+        Its layers are copied, with their parameters converted to ``dtype``: the model itself
+        is never changed, so another thread may keep using it.
     upto : str, optional
         Stop after this layer (default: the whole model). Its output is what :meth:`forward`
         returns.
@@ -90,7 +91,9 @@ class Tape:
         if upto is not None and upto not in names:
             raise ValueError(f"no layer {upto!r} in this model; it has: {', '.join(names)}")
         end = names.index(upto) if upto is not None else len(names) - 1
-        layers = [copy.deepcopy(layer) for layer in model.layers[: end + 1]]
+        # shallow copies with their own parameter arrays: a layer sets its caches, grads and
+        # params by assignment, so nothing of the model's layers is touched
+        layers = [copy.copy(layer) for layer in model.layers[: end + 1]]
         last = layers[-1]
         if upto is None:
             if last.kind == "Activation" and getattr(last, "activation", None) == "softmax":
