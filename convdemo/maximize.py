@@ -5,13 +5,13 @@ Gradient ascent on the input ``x`` (H, W, C) with the model's own backward pass
 
     J(x) = mean_ij A[i, j, map]  -  (l2 / 2) * mean(x ** 2)
 
-where ``A = act(Z)`` is the layer's output (``Z`` its sums + bias before the activation ``act``,
-ReLU for the shipped models): the mean the top patches' index ranks by, so the two compare
-(:func:`excitation_ratio`). ``objective="pre"`` uses ``mean Z`` instead, as Lucid's
-``*_pre_relu`` objectives. The gradient of ``mean relu(Z)`` is ``[Z > 0] / (h w)``; while no
-position of the map is positive at all it would be 0, so until one is, the step follows
-``mean Z`` to wake the map up. Each step, with simple regularisation as in Yosinski et al.
-(2015) and Olah et al. (2017):
+where ``A = act(Z)`` is the layer's output (``Z`` its sums + bias before the activation ``act``:
+ReLU for the shipped models; sigmoid and tanh work too): the mean the top patches' index
+ranks by, so the two compare (:func:`excitation_ratio`). ``objective="pre"`` uses ``mean Z``
+instead, as Lucid's ``*_pre_relu`` objectives. The gradient of ``mean relu(Z)`` is
+``[Z > 0] / (h w)``; while no position of the map is positive at all it would be 0, so until
+one is, the step follows ``mean Z`` to wake the map up (sigmoid and tanh: ``act'(Z) / (h w)``).
+Each step, with simple regularisation as in Yosinski et al. (2015) and Olah et al. (2017):
 
 1. **jitter**: shift ``x`` by a random ``(dy, dx)`` in ``-jitter..jitter`` (``np.roll``),
    take the gradient there and shift it back, so that the image cannot rely on single
@@ -41,7 +41,7 @@ from scipy import ndimage
 
 from convdemo import budget
 from convdemo.attribution import Tape
-from convdemo.network import conv_layers, input_shape
+from convdemo.network import activate, conv_layers, input_shape
 
 __all__ = ["Maximized", "excitation_ratio", "map_means", "maximize"]
 
@@ -171,8 +171,9 @@ def maximize(model, layer: str, map: int, *, objective: str = "activation",
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
     act = getattr(model.layer(layer), "activation", "linear") or "linear"
-    if act not in ("linear", "relu"):
-        raise ValueError(f"{layer} applies {act}; maximisation knows relu and linear maps")
+    if act not in ("linear", "relu", "sigmoid", "tanh"):
+        raise ValueError(f"{layer} applies {act} across its maps; maximisation works on maps "
+                         "with relu, sigmoid, tanh or no activation")
     for name, value, ok in (("steps", steps, isinstance(steps, (int, np.integer)) and steps >= 1),
                             ("lr", lr, np.isfinite(lr) and lr > 0),
                             ("lr_end", lr_end, np.isfinite(lr_end) and lr_end > 0),
@@ -207,12 +208,19 @@ def maximize(model, layer: str, map: int, *, objective: str = "activation",
         """The map's mean (after ReLU for "activation") and its gradient seed dJ/dZ."""
         zm = z[0, :, :, map]
         seed_grad = np.zeros_like(z)
-        if objective == "activation" and act == "relu":
-            alive = zm > 0
-            seed_grad[0, :, :, map] = (alive if alive.any() else 1.0) / zm.size
-            return float(np.maximum(zm, 0).mean()), seed_grad
-        seed_grad[0, :, :, map] = 1.0 / zm.size
-        return float(zm.mean()), seed_grad
+        if objective == "pre" or act == "linear":
+            seed_grad[0, :, :, map] = 1.0 / zm.size
+            return float(zm.mean()), seed_grad
+        a = activate(zm, act)
+        if act == "relu":
+            slope = zm > 0
+            slope = slope if slope.any() else 1.0  # a dead map: climb mean Z until it wakes
+        elif act == "sigmoid":
+            slope = a * (1 - a)
+        else:  # tanh
+            slope = 1 - a * a
+        seed_grad[0, :, :, map] = slope / zm.size
+        return float(a.mean()), seed_grad
 
     history = []
     best, best_x = -np.inf, x
@@ -241,7 +249,7 @@ def maximize(model, layer: str, map: int, *, objective: str = "activation",
             progress((step + 1) / steps)
     x = best_x
     pre = tape.forward(x[None])[0, :, :, map]
-    post = np.maximum(pre, 0) if act == "relu" else pre
+    post = activate(pre, act)
     settings = dict(objective=objective, steps=steps, lr=lr, lr_end=lr_end, jitter=jitter,
                     blur_every=blur_every, blur_sigma=blur_sigma, l2=l2,
                     value_range=(low, high), seed=seed)

@@ -93,22 +93,24 @@ def _window(layer, in_shape: tuple[int, ...]):
     kind = layer.kind
     if kind == "Conv2D":
         k = _pair(getattr(layer, "kernel_size", None) or getattr(layer, "size", None), 3)
-        s = _pair(getattr(layer, "stride", None) or getattr(layer, "strides", None), 1)
-        d = _pair(getattr(layer, "dilation", None), 1)
+        s = _pair(getattr(layer, "strides", None) or getattr(layer, "stride", None), 1)
+        d = _pair(getattr(layer, "dilation_rate", None) or getattr(layer, "dilation", None), 1)
     elif kind in POOL_KINDS:
         k = _pair(getattr(layer, "pool_size", None) or getattr(layer, "size", None), 2)
-        s = _pair(getattr(layer, "stride", None) or getattr(layer, "strides", None), k)
+        s = _pair(getattr(layer, "strides", None) or getattr(layer, "stride", None), k)
         d = (1, 1)
     else:
         return None
     padding = getattr(layer, "padding", "valid")
-    if isinstance(padding, (tuple, list)) and len(padding) == 2:
-        pads = padding
+    if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(
+            isinstance(p, (tuple, list)) for p in padding):
+        before = (int(padding[0][0]), int(padding[1][0]))  # ((top, bottom), (left, right))
     else:
-        pads = (padding, padding)
-    before = tuple(
-        ops.pad_amounts(in_shape[a], d[a] * (k[a] - 1) + 1, s[a], pads[a])[0] for a in (0, 1)
-    )
+        pads = padding if isinstance(padding, (tuple, list)) else (padding, padding)
+        before = tuple(
+            ops.pad_amounts(in_shape[a], d[a] * (k[a] - 1) + 1, s[a], pads[a])[0]
+            for a in (0, 1)
+        )
     return k, s, before, d
 
 
@@ -351,6 +353,8 @@ def _checked_image(model, image) -> np.ndarray:
 def _pre_activation(layer, x: np.ndarray) -> np.ndarray:
     """The layer's output with its activation left out, by the layer's own forward."""
     twin = copy.copy(layer)  # shares the parameters; nothing of the model is changed
+    if hasattr(twin, "forward_linear"):
+        return twin.forward_linear(x)
     twin.activation = "linear"
     return twin.forward(x)
 
@@ -752,6 +756,9 @@ def _pool_pixel(st, info, layer, before, idx, model_value) -> PoolPixel:
         flat = int(np.argmax(window))
         winner = divmod(flat, window.shape[1])
         value = float(window.max())
+    elif getattr(layer, "count_include_pad", False):  # padding cells count as zeros
+        k, _, _, _ = _window(layer, x.shape)
+        winner, value = None, float(window.sum() / (k[0] * k[1]))
     else:
         winner, value = None, float(window.mean())
     return PoolPixel(st.key, info.name, before.key, row, col, ch, mode, rows, cols, window, value,
@@ -884,7 +891,7 @@ class WorkingCopy:
     """
 
     def __init__(self, model) -> None:
-        self.model = copy.deepcopy(model)
+        self.model = model.copy() if hasattr(model, "copy") else copy.deepcopy(model)
         self._original = {
             layer.name: {k: np.array(v, copy=True) for k, v in layer.params.items()}
             for layer in self.model.layers
