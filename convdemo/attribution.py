@@ -40,6 +40,7 @@ equal rows differently and send it elsewhere. For one image the cost is negligib
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,8 +82,9 @@ class Tape:
 
     Notes
     -----
-    Uses each layer's ``forward(x, training=True)`` (which keeps the cache ``backward``
-    reads) except ``Dropout``, run with ``training=False`` (the identity).
+    Uses each layer's ``forward(x, cache=True)`` (keep what ``backward`` reads, inference
+    semantics), or for layers without that argument ``forward(x, training=True)`` except
+    ``Dropout``, run with ``training=False`` (the identity).
     """
 
     def __init__(self, model, upto: str | None = None, *, pre_activation: bool = False,
@@ -107,6 +109,9 @@ class Tape:
             layer.params = {k: np.asarray(v, dtype) for k, v in layer.params.items()}
         self.dtype = np.dtype(dtype)
         self.layers = layers
+        self._cache_kw = [
+            "cache" in inspect.signature(layer.forward).parameters for layer in layers
+        ]
         self.names = [layer.name for layer in layers]
         self.input_shape = input_shape(model)
         self.outputs: dict[str, np.ndarray] = {}
@@ -116,8 +121,11 @@ class Tape:
         :attr:`outputs` (by name) and return the last. Call before each :meth:`backward`."""
         self.outputs = {}
         x = np.asarray(x, self.dtype)
-        for layer in self.layers:
-            x = layer.forward(x, training=layer.kind != "Dropout")
+        for layer, keeps in zip(self.layers, self._cache_kw, strict=True):
+            if keeps:  # the general layers: keep the cache, dropout off
+                x = layer.forward(x, False, None, cache=True)
+            else:  # the first layers: training=True keeps it (and turns dropout on)
+                x = layer.forward(x, training=layer.kind != "Dropout")
             self.outputs[layer.name] = x
         return x
 

@@ -422,8 +422,12 @@ def trace(model, image) -> Trace:
     stages = [Stage("input", None, "input", f"input {_shape_text(x.shape)}", _frozen(x))]
     h = x[None]
     n = len(model.layers)
+    last = model.layers[-1]
+    # the layer whose output is the logits: the last, or the one before a final softmax
+    logits_at = n - 2 if last.kind == "Activation" and \
+        getattr(last, "activation", None) == "softmax" else n - 1
     for info, layer in zip(infos, model.layers, strict=True):
-        final = info.index == n - 1
+        final = info.index == logits_at
         role = _role(layer, final)
         if info.activation not in (None, "linear") and layer.kind in ("Conv2D", "Dense"):
             pre = _pre_activation(layer, h)
@@ -548,7 +552,8 @@ class ActivationElement:
 
 @dataclass(frozen=True)
 class PoolPixel:
-    """The pooling behind output ``(row, col)`` of channel ``channel``.
+    """The pooling behind output ``(row, col)`` of channel ``channel`` (``(0, 0)`` for a
+    global average, whose window is the whole map).
 
     ``rows``/``cols``: the rows and columns of ``source`` (the layer's input) in the window
     (only those inside it: padding cells are left out, as Keras' pooling ignores them); ``window``
@@ -740,11 +745,12 @@ def _conv_pixel(st, info, layer, params, before, idx, after, model_value) -> Con
 
 def _pool_pixel(st, info, layer, before, idx, model_value) -> PoolPixel:
     x = before.values
-    row, col, ch = idx
     if info.kind == "GlobalAveragePooling2D":
+        row, col, ch = 0, 0, idx[0]
         rows, cols = np.arange(x.shape[0]), np.arange(x.shape[1])
         mode = "avg"
     else:
+        row, col, ch = idx
         k, s, pads, _ = _window(layer, x.shape)
         rows = np.arange(k[0]) + row * s[0] - pads[0]
         cols = np.arange(k[1]) + col * s[1] - pads[1]

@@ -321,3 +321,87 @@ def test_sending_a_preset_kernel_changes_a_real_digits_prediction(mnist_dir):
         if changed:
             break
     assert changed > 0
+
+
+# --------------------------------------------------------------------------- other layer kinds
+
+
+class GlobalAverage(cnn.Layer):
+    """A minimal GlobalAveragePooling2D in the layers' protocol (main has none yet)."""
+
+    kind = "GlobalAveragePooling2D"
+
+    def output_shape(self, in_shape):
+        return (in_shape[-1],)
+
+    def forward(self, x, training=False, rng=None):
+        self._shape = x.shape
+        return x.mean(axis=(1, 2))
+
+    def backward(self, grad):
+        n, h, w, c = self._shape
+        return np.broadcast_to(grad[:, None, None, :] / (h * w), self._shape).copy()
+
+
+class Softmax(cnn.Layer):
+    """A minimal Activation("softmax")."""
+
+    kind = "Activation"
+    activation = "softmax"
+
+    def forward(self, x, training=False, rng=None):
+        self._y = cnn.softmax(np.array(x, copy=True))
+        return self._y
+
+    def backward(self, grad):
+        p = self._y
+        return p * (grad - (grad * p).sum(axis=1, keepdims=True))
+
+
+def gap_model():
+    """conv (8 maps) -> global average -> dense (10, linear) -> softmax, float64 weights."""
+    layers = [cnn.Conv2D("conv2d", 8), GlobalAverage("gap"), cnn.Dense("dense", 10),
+              Softmax("softmax")]
+    rng = np.random.default_rng(3)
+    shape = (28, 28, 1)
+    for layer in layers:
+        layer.init(shape, rng)
+        for key in layer.params:
+            layer.params[key] = rng.normal(0, 0.5, layer.params[key].shape)
+        shape = layer.output_shape(shape)
+    return cnn.Model("custom", layers)
+
+
+def test_a_model_with_global_pooling_and_a_softmax_layer():
+    from convdemo import attribution
+
+    m = gap_model()
+    x = image(9).astype(np.float64)
+    t = network.trace(m, x)
+    assert [(s.key, s.role) for s in t.stages] == [
+        ("input", "input"), ("conv2d:pre", "conv"), ("conv2d", "activation"), ("gap", "pool"),
+        ("dense", "logits"), ("softmax", "softmax")]
+    e = t.explain("gap", 5)
+    assert e.mode == "avg" and e.window.shape == (26, 26)
+    assert e.value == pytest.approx(t.stage("conv2d").values[..., 5].mean(), rel=1e-6)
+    s = t.explain("softmax", 2)
+    np.testing.assert_allclose(s.logits, t.stage("dense").values, rtol=1e-6)
+    assert s.value == pytest.approx(t.probabilities[2], rel=1e-5)
+    # the logit's input gradient through the global average, against central differences
+    g, _, _ = attribution.input_gradient(m, x, 2)
+
+    def logit(img):
+        h = img[None, :, :, None]
+        for layer in m.layers[:-1]:
+            h = layer.forward(h)
+        return h[0, 2]
+
+    eps = 1e-6
+    for r, c in [(0, 0), (9, 17), (27, 13), (14, 14)]:
+        up, down = x.copy(), x.copy()
+        up[r, c] += eps
+        down[r, c] -= eps
+        assert g[r, c, 0] == pytest.approx((logit(up) - logit(down)) / (2 * eps), rel=1e-5,
+                                           abs=1e-10)
+    cam = attribution.grad_cam(m, x, 2)
+    assert cam.layer == "conv2d" and cam.map.shape == (28, 28)
