@@ -24,8 +24,10 @@ Each step, with simple regularisation as in Yosinski et al. (2015) and Olah et a
 3. **blur**: every ``blur_every`` steps a Gaussian blur of ``blur_sigma`` pixels;
 4. **clipping** to the input range (0..1 for the shipped models).
 
-After each step ``J`` is evaluated on the image itself (not jittered); the best image seen is
-the result (large steps can overshoot).
+After each step ``J`` is evaluated on the image itself (not jittered). The result is the best
+image seen: the start, each step's, or one of three plain images (the range's low, middle and
+high value), which some maps prefer (a map that wants wide uniform regions can be dead on a
+noise start, and large steps can overshoot).
 
 Everything random comes from ``numpy.random.default_rng(seed)``: the same model, map and
 settings give the same image. The arithmetic is float64.
@@ -54,7 +56,7 @@ class Maximized:
     ----------
     layer, map : str, int
     image : ndarray (H, W, C) float32
-        The generated input, in the input range: the best of the steps.
+        The generated input, in the input range: the best image seen (see above).
     activation : float
         Mean of the map over its positions, after the layer's activation, on ``image``.
     pre_activation : float
@@ -67,6 +69,9 @@ class Maximized:
         ``should_stop`` ended the ascent early; ``image`` is the image so far.
     settings : dict
         The parameters used (for captions and reproducing).
+    origin : str
+        Which image won: ``"step N"`` (1-based), ``"start"`` or ``"plain V"`` (a uniform
+        image of value V: say so beside it, it is not a pattern).
     """
 
     layer: str
@@ -78,6 +83,7 @@ class Maximized:
     steps: int
     stopped: bool
     settings: dict
+    origin: str = "step"
 
 
 def _check(model, layer, map) -> int:
@@ -222,8 +228,19 @@ def maximize(model, layer: str, map: int, *, objective: str = "activation",
         seed_grad[0, :, :, map] = slope / zm.size
         return float(a.mean()), seed_grad
 
+    def score(image: np.ndarray) -> float:
+        value = objective_of(tape.forward(image[None]))[0]
+        return value - 0.5 * l2 * float(np.mean(image * image))
+
+    # the start and three plain images (a map that wants a uniformly bright or dark region
+    # can be dead on noise, and gradient steps from a plain image rarely stay plain)
+    best, best_x, origin = -np.inf, x, "start"
+    plain = [(f"plain {v:g}", np.full(shape, v)) for v in (low, (low + high) / 2, high)]
+    for name, candidate in [("start", x), *plain]:
+        value = score(candidate)
+        if value > best:
+            best, best_x, origin = value, candidate, name
     history = []
-    best, best_x = -np.inf, x
     stopped = False
     for step in range(steps):
         if should_stop is not None and should_stop():
@@ -241,10 +258,10 @@ def maximize(model, layer: str, map: int, *, objective: str = "activation",
         if blur_every and (step + 1) % blur_every == 0 and blur_sigma > 0:
             x = ndimage.gaussian_filter(x, sigma=(blur_sigma, blur_sigma, 0), mode="nearest")
         x = np.clip(x, low, high)
-        value = objective_of(tape.forward(x[None]))[0] - 0.5 * l2 * float(np.mean(x * x))
+        value = score(x)
         history.append(value)
         if value > best:
-            best, best_x = value, x
+            best, best_x, origin = value, x, f"step {step + 1}"
         if progress is not None:
             progress((step + 1) / steps)
     x = best_x
@@ -255,7 +272,7 @@ def maximize(model, layer: str, map: int, *, objective: str = "activation",
                     value_range=(low, high), seed=seed)
     return Maximized(layer, int(map), x.astype(np.float32), float(post.mean()),
                      float(pre.mean()), np.array(history, np.float32), len(history), stopped,
-                     settings)
+                     settings, origin)
 
 
 def excitation_ratio(result: Maximized, dataset_max: float) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from convdemo import datasets
+from convdemo import datasets, network
 from convdemo import maximize as mx
 from convdemo import model as cnn
 from convdemo.attribution import Tape
@@ -64,6 +64,7 @@ def test_ascent_is_deterministic_and_climbs(deep64):
 
     assert a.activation == pytest.approx(mean_of(a.image), rel=1e-6)
     assert a.activation == pytest.approx(a.history.max(), rel=1e-6)
+    assert a.origin == f"step {int(np.argmax(a.history)) + 1}"
     start = np.random.default_rng(1).uniform(0, 1, (28, 28, 1))
     assert a.activation > 2 * max(mean_of(start), 1e-3)
     # objective "pre" with an L2 penalty: J = mean Z - (l2 / 2) mean(x^2)
@@ -90,6 +91,16 @@ def test_progress_stop_and_refusals(deep64):
         mx.maximize(deep64, "conv2d", 0, objective="max")
     with pytest.raises(ValueError, match="start must be shaped"):
         mx.maximize(deep64, "conv2d", 0, start=np.zeros((10, 10)))
+
+
+def test_a_plain_image_wins_when_the_map_wants_one(deep64):
+    """A first-layer map whose kernel is all positive is most excited by a white image: the
+    ascent keeps it (steps only make it worse)."""
+    wc = network.WorkingCopy(deep64)
+    wc.set_kernel("conv2d", 0, np.full((3, 3), 0.1), bias=0.0)
+    r = mx.maximize(wc.model, "conv2d", 0, steps=5)
+    assert r.origin == "plain 1" and r.activation == pytest.approx(0.9)
+    assert np.all(r.image == 1)
 
 
 def test_excitation_ratio():
