@@ -16,28 +16,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_model import median_time  # noqa: E402  (one timing helper for the benchmarks)
 
 from convdemo import attribution, datasets, maximize, network, patches  # noqa: E402
 from convdemo import model as cnn  # noqa: E402
-
-
-def median_time(fn, runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def load(name: str, arch: str):

@@ -211,6 +211,12 @@ def input_gradient(model, image, target: int | None = None, *, score: str = "log
     probabilities : ndarray (K,) float64
     target : int
     """
+    grad, p, target, _ = _class_gradient(model, image, target, score, layer)
+    return grad, p, target
+
+
+def _class_gradient(model, image, target, score, layer):
+    """:func:`input_gradient`, and the tape (its ``outputs`` hold every layer's values)."""
     x = _check_common(model, image, target, score)
     tape = Tape(model)
     z = tape.forward(x[None])
@@ -218,7 +224,7 @@ def input_gradient(model, image, target: int | None = None, *, score: str = "log
         target = int(np.argmax(z[0]))
     g, p = _score_grad(z, np.array([target]), score)
     grad = tape.backward(g, stop=layer)
-    return grad[0], p[0], int(target)
+    return grad[0], p[0], int(target), tape
 
 
 # --------------------------------------------------------------------------- results
@@ -353,18 +359,12 @@ def grad_cam(model, image, target: int | None = None, *, layer: str | None = Non
     if name not in conv_layers(model) or geo is None:
         raise ValueError(f"Grad-CAM needs a convolution layer; {name!r} is not one of "
                          f"{', '.join(conv_layers(model)) or 'none'}")
-    x = _check_common(model, image, target, score)
-    tape = Tape(model)
-    z = tape.forward(x[None])
-    if target is None:
-        target = int(np.argmax(z[0]))
-    g, p = _score_grad(z, np.array([target]), score)
+    grads, p, target, tape = _class_gradient(model, image, target, score, name)
     acts = tape.outputs[name][0]
-    grads = tape.backward(g, stop=name)[0]
     alpha = grads.mean(axis=(0, 1))
     cam = np.maximum((acts * alpha).sum(axis=2), 0)
-    heat = upsample(cam, geo, x.shape[:2])
-    return Attribution("grad-cam", target, _label(model, target), float(p[0, target]), score,
+    heat = upsample(cam, geo, input_shape(model)[:2])
+    return Attribution("grad-cam", target, _label(model, target), float(p[target]), score,
                        heat, np.asarray(cam, np.float32), np.asarray(alpha, np.float32), name)
 
 
