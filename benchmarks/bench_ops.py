@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     blas = os.environ.get("OPENBLAS_CORETYPE")
     print(
-        f"channel sum picked at run time: {ops._channel_sum().__name__.strip('_')}"
+        f"channel sum picked at run time: {ops.bands.channel_sum().__name__}"
         + (f" (OPENBLAS_CORETYPE={blas})" if blas else "")
     )
     ok = True

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convdemo import ops
+from convdemo.ops import border_index
 from convdemo.pipeline import Settings
 
 
@@ -33,29 +34,6 @@ def axis_pads(
         tuple(ops.pad_amounts(n_rows, kh, settings.stride, py)),
         tuple(ops.pad_amounts(n_cols, kw, settings.stride, px)),
     )
-
-
-def border_index(index: np.ndarray, n: int, border: str) -> np.ndarray:
-    """Map (possibly out-of-range) indices to source indices; -1 marks a zero cell.
-
-    ``reflect`` mirrors about the edge cell without repeating it (numpy's ``reflect``,
-    scipy's ``mirror``: ``-1 -> 1``), ``replicate`` repeats the edge, ``wrap`` is periodic.
-    """
-    index = np.asarray(index)
-    inside = (index >= 0) & (index < n)
-    if border == "zeros":
-        return np.where(inside, index, -1)
-    if border == "replicate":
-        return np.clip(index, 0, n - 1)
-    if border == "wrap":
-        return np.mod(index, n)
-    if border == "reflect":
-        if n == 1:
-            return np.zeros_like(index)
-        period = 2 * (n - 1)
-        m = np.mod(index, period)
-        return np.where(m < n, m, period - m)
-    raise ValueError(f"border must be one of zeros, reflect, replicate, wrap, not {border!r}")
 
 
 def window_values(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, border: str) -> np.ndarray:

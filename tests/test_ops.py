@@ -308,8 +308,11 @@ def test_output_shape_bad_arguments():
 
 def test_docstring_examples():
     import doctest
+    import pkgutil
 
-    assert doctest.testmod(ops).failed == 0
+    for info in pkgutil.iter_modules(ops.__path__, "convdemo.ops."):
+        module = __import__(info.name, fromlist=["_"])
+        assert doctest.testmod(module).failed == 0, info.name
 
 
 def test_non_contiguous_and_other_dtype_inputs():
@@ -331,11 +334,12 @@ def test_non_contiguous_and_other_dtype_inputs():
     np.testing.assert_array_equal(ops.pool2d(view, 2), ops.pool2d(np.ascontiguousarray(view), 2))
 
 
-@pytest.mark.parametrize("method", ["_add_channels", "_matmul_channels"])
+@pytest.mark.parametrize("method", ["add_channels", "matmul_channels"])
 def test_both_channel_sum_methods(monkeypatch, method):
     """The engine picks the faster channel sum at run time; either must be right."""
-    assert ops._channel_sum() in (ops._add_channels, ops._matmul_channels)
-    monkeypatch.setattr(ops, "_CHANNEL_SUM", getattr(ops, method))
+    bands = ops.bands
+    assert bands.channel_sum() in (bands.add_channels, bands.matmul_channels)
+    monkeypatch.setattr(bands, "_CHANNEL_SUM", getattr(bands, method))
     img = RNG.standard_normal((40, 50, 3)).astype(np.float32)
     k = RNG.standard_normal((3, 3))
     for kwargs in ({}, {"padding": "same", "border": "reflect"}, {"stride": 2}):
@@ -350,3 +354,17 @@ def test_weights_and_bias_beyond_float32_are_refused():
     with pytest.raises(ValueError, match="bias must be a finite float32"):
         ops.conv2d(img, [[1.0]], bias=1e39)
     assert np.isfinite(ops.conv2d(img, [[3e38]])).all()
+
+
+@pytest.mark.parametrize("border", ops.BORDERS)
+def test_border_index_agrees_with_numpy_pad(border):
+    """The references and the inspector index what the fast engine pads: one rule, two forms."""
+    for n in range(1, 6):
+        pad = 3 * n + 2  # several periods of reflect and wrap
+        values = np.arange(1, n + 1)
+        padded = np.pad(values, pad, mode=ops.borders.NP_PAD_MODE[border])
+        index = ops.border_index(np.arange(-pad, n + pad), n, border)
+        got = np.where(index >= 0, values[np.clip(index, 0, None)], 0)
+        np.testing.assert_array_equal(got, padded, err_msg=f"n={n}")
+    with pytest.raises(ValueError, match="border must be one of"):
+        ops.border_index([0], 3, "mirror")

@@ -30,12 +30,13 @@ FEW_WEIGHTS = st.sampled_from([0.0, 1.0, -1.0, 2.0, -2.0, 0.1, -0.1, 0.5, 1 / 9]
 @contextlib.contextmanager
 def tiny_bands():
     """Force 1-row bands and two threads even on tiny arrays."""
-    saved = ops._BAND_ELEMS, ops._THREAD_MIN
-    ops._BAND_ELEMS, ops._THREAD_MIN = 1, 1
+    par = ops.parallel
+    saved = par.BAND_ELEMS, par.THREAD_MIN
+    par.BAND_ELEMS, par.THREAD_MIN = 1, 1
     try:
         yield
     finally:
-        ops._BAND_ELEMS, ops._THREAD_MIN = saved
+        par.BAND_ELEMS, par.THREAD_MIN = saved
 
 
 def assert_matches(fast, ref, kernel, image, bias=0.0):

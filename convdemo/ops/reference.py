@@ -1,0 +1,102 @@
+"""The obvious, slow versions of the engine's routines, for tests and for reading.
+
+Each loops over every output cell in float64 and shares only the argument checks with its
+fast twin; the tests compare the two on random shapes, strides and paddings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convdemo.ops.borders import border_index
+from convdemo.ops.conv import prepare
+from convdemo.ops.shapes import pool_plan
+from convdemo.ops.validation import POOL_MODES, as_image, choice
+
+
+def conv2d_reference(
+    image,
+    kernel,
+    *,
+    stride=1,
+    padding="valid",
+    border="zeros",
+    channels="sum",
+    flip=False,
+    bias=0.0,
+) -> np.ndarray:
+    """The obvious, slow version of :func:`convdemo.ops.conv2d` (same arguments, same result).
+
+    Loops over every output cell, every kernel tap and every channel in float64, finding
+    each padded cell's source pixel by index arithmetic (no ``numpy.pad``). Only for tests
+    and for reading.
+    """
+    x, k, (sy, sx), pads, border, channels, b, (ho, wo) = prepare(
+        image, kernel, stride, padding, border, channels, flip, bias
+    )
+    x = x.astype(np.float64)
+    if x.ndim == 2:
+        x = x[:, :, None]
+    h, w, c = x.shape
+    kk = k.astype(np.float64)
+    if kk.ndim == 2:
+        kk = np.repeat(kk[:, :, None], c, axis=2)
+    kh, kw = kk.shape[:2]
+    top, left = pads[0][0], pads[1][0]
+    # source row of tap a for output row i (-1: a zero cell), likewise columns
+    src_rows = border_index(np.arange(ho)[:, None] * sy + np.arange(kh) - top, h, border)
+    src_cols = border_index(np.arange(wo)[:, None] * sx + np.arange(kw) - left, w, border)
+    res = np.zeros((ho, wo, c), np.float64)
+    for i in range(ho):
+        for j in range(wo):
+            for a in range(kh):
+                yy = src_rows[i, a]
+                for bb in range(kw):
+                    xx = src_cols[j, bb]
+                    if yy < 0 or xx < 0:
+                        continue
+                    for ch in range(c):
+                        res[i, j, ch] += kk[a, bb, ch] * x[yy, xx, ch]
+    if channels == "sum" or np.ndim(image) == 2:
+        res = res.sum(axis=2)
+    return (res + b).astype(np.float32)
+
+
+def pool2d_reference(
+    x,
+    size=2,
+    *,
+    stride=None,
+    mode="max",
+    padding="valid",
+    ceil_mode=False,
+    count_include_pad=False,
+) -> np.ndarray:
+    """The obvious, slow version of :func:`convdemo.ops.pool2d`: a loop over windows in float64."""
+    a = as_image(x, "x").astype(np.float64)
+    mode = choice(mode, "mode", POOL_MODES)
+    plan = pool_plan(a.shape[:2], size, stride, padding, ceil_mode)
+    (ky, sy, ty, ay, ho), (kx, sx, tx, ax, wo) = plan
+    squeeze = a.ndim == 2
+    if squeeze:
+        a = a[:, :, None]
+    h, w, c = a.shape
+    res = np.zeros((ho, wo, c), np.float64)
+    for i in range(ho):
+        for j in range(wo):
+            y0, x0 = i * sy - ty, j * sx - tx
+            y1, x1 = y0 + ky, x0 + kx
+            window = a[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)].reshape(-1, c)
+            if mode == "max":
+                res[i, j] = window.max(axis=0)
+            else:
+                if count_include_pad:
+                    ny = min(y1, h + ay) - max(y0, -ty)
+                    nx = min(x1, w + ax) - max(x0, -tx)
+                    count = ny * nx
+                else:
+                    count = window.shape[0]
+                res[i, j] = window.sum(axis=0) / count
+    if squeeze:
+        res = res[:, :, 0]
+    return res.astype(np.float32)
