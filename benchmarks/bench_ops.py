@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     blas = os.environ.get("OPENBLAS_CORETYPE")
     print(
-        f"channel sum picked at run time: {ops.bands.channel_sum().__name__}"
-        + (f" (OPENBLAS_CORETYPE={blas})" if blas else "")
+        f"channel sum of RGB (a rule on the channel count): {ops.bands.channel_sum(3).__name__}"
+        + (f"; OPENBLAS_CORETYPE={blas}" if blas else "")
     )
     ok = True
 

@@ -334,16 +334,29 @@ def test_non_contiguous_and_other_dtype_inputs():
     np.testing.assert_array_equal(ops.pool2d(view, 2), ops.pool2d(np.ascontiguousarray(view), 2))
 
 
-@pytest.mark.parametrize("method", ["add_channels", "matmul_channels"])
-def test_both_channel_sum_methods(monkeypatch, method):
-    """The engine picks the faster channel sum at run time; either must be right."""
+@pytest.mark.parametrize("channels", [2, 3])
+def test_channel_sum_methods_agree_bit_for_bit(channels):
+    """The rule picks BLAS ``x @ ones`` for 2 and 3 channels because it gives exactly the
+    left-to-right float32 sums of the strided adds; check that on values of mixed scale."""
     bands = ops.bands
-    assert bands.channel_sum() in (bands.add_channels, bands.matmul_channels)
-    monkeypatch.setattr(bands, "_CHANNEL_SUM", getattr(bands, method))
-    img = RNG.standard_normal((40, 50, 3)).astype(np.float32)
+    assert bands.channel_sum(channels) is bands.matmul_channels
+    x = RNG.standard_normal((37, 211, channels)).astype(np.float32)
+    x *= np.float32(1e3) ** np.arange(channels, dtype=np.float32)  # rounding order shows
+    by_add, by_matmul = (np.empty(x.shape[:2], np.float32) for _ in range(2))
+    bands.add_channels(x, by_add)
+    bands.matmul_channels(x, by_matmul)
+    np.testing.assert_array_equal(by_add, by_matmul)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4, 5])
+def test_channel_sum_paths(channels):
+    """Every channel count (each path of the rule) against the reference, with and without
+    padding and stride."""
+    img = RNG.standard_normal((40, 50, channels)).astype(np.float32)
     k = RNG.standard_normal((3, 3))
     for kwargs in ({}, {"padding": "same", "border": "reflect"}, {"stride": 2}):
-        close(ops.conv2d(img, k, **kwargs), ops.conv2d_reference(img, k, **kwargs), k, img * 3)
+        close(ops.conv2d(img, k, **kwargs), ops.conv2d_reference(img, k, **kwargs), k,
+              img * channels)
 
 
 def test_weights_and_bias_beyond_float32_are_refused():
