@@ -381,3 +381,72 @@ def test_border_index_agrees_with_numpy_pad(border):
         np.testing.assert_array_equal(got, padded, err_msg=f"n={n}")
     with pytest.raises(ValueError, match="border must be one of"):
         ops.border_index([0], 3, "mirror")
+
+
+# --------------------------------------------------------------------------- dilation
+
+
+def test_dilation_hand_computed():
+    # taps 2 apart on x[r, c] = 5r + c: rows and cols {0, 2, 4} -> 3 * 5 * 6 + 3 * 6 = 108
+    np.testing.assert_array_equal(ops.conv2d(X5, ONES3, dilation=2), [[108]])
+    same = ops.conv2d(X5, ONES3, dilation=2, padding="same")
+    assert same.shape == (5, 5)
+    assert same[2, 2] == 108
+    assert same[0, 0] == 0 + 2 + 10 + 12  # taps at rows/cols -2, 0, 2: four inside
+    # PyTorch's padding=2 with dilation 2 keeps the size here, as "same" does
+    np.testing.assert_array_equal(ops.conv2d(X5, ONES3, dilation=2, padding=2), same)
+    # (dy, dx) = (1, 2): rows {0, 1, 2}, cols {0, 2, 4} for the first output
+    out = ops.conv2d(X5, ONES3, dilation=(1, 2))
+    assert out.shape == (3, 1)
+    assert out[0, 0] == sum(5 * r + c for r in (0, 1, 2) for c in (0, 2, 4))
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "s", "d", "padding", "pads", "out"),
+    [
+        (7, 3, 1, 2, "valid", (0, 0), 3),  # ke = 5
+        (7, 3, 1, 2, "same", (2, 2), 7),
+        (7, 3, 2, 2, "same", (2, 2), 4),  # ceil(7 / 2) = 4, total (4 - 1) * 2 + 5 - 7 = 4
+        (8, 3, 2, 3, "same", (2, 3), 4),  # ke = 7, total (4 - 1) * 2 + 7 - 8 = 5
+        (7, 3, 1, 2, "full", (4, 4), 11),
+        (7, 3, 1, 3, 1, (1, 1), 3),  # PyTorch: floor((7 + 2 - 3 * 2 - 1) / 1) + 1 = 3
+        (4, 3, 1, 3, "valid", (0, 0), 0),  # ke = 7 > 4: nothing fits
+    ],
+)
+def test_dilated_pad_amounts_and_sizes(n, k, s, d, padding, pads, out):
+    ke = (k - 1) * d + 1
+    assert ops.pad_amounts(n, k, s, padding, dilation=d) == pads
+    assert ops.output_shape((n, 1), (k, 1), stride=(s, 1), padding=padding,
+                            dilation=(d, 1))[0] == out
+    assert out == max(0, (n + sum(pads) - ke) // s + 1)
+
+
+@pytest.mark.parametrize("bad", [0, -1, (1, 0), (2,), 1.5, True, "2"])
+def test_bad_dilation_is_refused(bad):
+    for fn in (ops.conv2d, ops.conv2d_reference):
+        with pytest.raises(ValueError, match="dilation must be an int >= 1"):
+            fn(X5, ONES3, dilation=bad)
+    with pytest.raises(ValueError, match="dilation must be an int >= 1"):
+        ops.output_shape((5, 5), (3, 3), dilation=bad)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_huge_padding_is_refused_before_allocating(monkeypatch):
+    """Issue 14: --padding 20000 --border wrap --stride 8 on a 400x300 photo asked for a
+    20 GB padded copy. It is refused with one sentence that names the size."""
+    from convdemo import budget
+
+    monkeypatch.setenv(budget.ENV, "2G")
+    img = np.zeros((300, 400, 3), np.float32)
+    for channels in ("separate", "sum"):
+        with pytest.raises(budget.MemoryBudgetError) as info:
+            ops.conv2d(img, ONES3, padding=20000, border="wrap", stride=8, channels=channels)
+        text = str(info.value)
+        assert "padded input (40400x40300" in text and "GB" in text and "\n" not in text
+    # full padding of a dilated kernel (ke = 20001): a 40010x40010 copy and result
+    with pytest.raises(budget.MemoryBudgetError, match="padded input .* and its result"):
+        ops.conv2d(np.zeros((10, 10), np.float32), ONES3, padding="full", dilation=10000)
+    # within the budget nothing changes
+    assert ops.conv2d(img, ONES3, padding=5, stride=8).shape == (39, 51)

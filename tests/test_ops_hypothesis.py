@@ -49,6 +49,9 @@ def assert_matches(fast, ref, kernel, image, bias=0.0):
 
 
 strides = st.one_of(st.integers(1, 4), st.tuples(st.integers(1, 4), st.integers(1, 4)))
+dilations = st.one_of(
+    st.just(1), st.integers(1, 4), st.tuples(st.integers(1, 3), st.integers(1, 3))
+)
 paddings = st.one_of(
     st.sampled_from(ops.PADDINGS),
     st.integers(0, 4),
@@ -74,6 +77,7 @@ def conv_cases(draw, max_side=9, max_k=6):
         "channels": draw(st.sampled_from(ops.CHANNEL_MODES)),
         "flip": draw(st.booleans()),
         "bias": draw(st.sampled_from([0.0, 0.5, -1.25])),
+        "dilation": draw(dilations),
     }
     return image, kernel, kwargs
 
@@ -87,6 +91,7 @@ def check_conv(image, kernel, kwargs):
         stride=kwargs["stride"],
         padding=kwargs["padding"],
         channels=kwargs["channels"],
+        dilation=kwargs["dilation"],
     )
     assert_matches(fast, ref, kernel, image, kwargs["bias"])
     with tiny_bands():
@@ -132,6 +137,31 @@ def test_flip_equals_scipy_convolve2d(image, kernel):
     if image.shape[0] >= kernel.shape[0] and image.shape[1] >= kernel.shape[1]:
         ref = scipy.signal.convolve2d(image, kernel, mode="valid")
         assert_matches(ops.conv2d(image, kernel, flip=True), ref, kernel, image)
+
+
+def written_out(kernel: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """The dilated kernel as an ordinary one: ``dy - 1`` rows and ``dx - 1`` columns of zeros
+    between the taps."""
+    kh, kw = kernel.shape[:2]
+    out = np.zeros(((kh - 1) * dy + 1, (kw - 1) * dx + 1) + kernel.shape[2:], kernel.dtype)
+    out[::dy, ::dx] = kernel
+    return out
+
+
+@SETTINGS
+@given(conv_cases(max_side=10, max_k=4), st.integers(1, 4), st.integers(1, 4))
+def test_dilation_equals_the_kernel_written_out_with_zeros(case, dy, dx):
+    """The definition of dilation, for every padding rule (their amounts come from the
+    effective kernel, which is the written-out kernel's size): the same numbers, and for the
+    reference the same sums exactly."""
+    image, kernel, kwargs = case
+    kwargs["dilation"] = (dy, dx)
+    wide = written_out(kernel, dy, dx)
+    plain = {**kwargs, "dilation": 1}
+    assert_matches(ops.conv2d(image, kernel, **kwargs), ops.conv2d(image, wide, **plain),
+                   kernel, image, kwargs["bias"])
+    np.testing.assert_array_equal(ops.conv2d_reference(image, kernel, **kwargs),
+                                  ops.conv2d_reference(image, wide, **plain))
 
 
 NP_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "wrap": "wrap"}

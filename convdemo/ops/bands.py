@@ -21,14 +21,21 @@ from convdemo.ops.parallel import scratch
 
 
 def correlate_plane(
-    xp: np.ndarray, k: np.ndarray, sy: int, sx: int, ho: int, wo: int, out: np.ndarray
+    xp: np.ndarray,
+    k: np.ndarray,
+    strides: tuple[int, int],
+    out: np.ndarray,
+    dilation: tuple[int, int] = (1, 1),
 ) -> None:
-    """``out[i, j] (+)= sum_ab k[a, b] * xp[i*sy + a, j*sx + b]`` on a padded plane, in bands.
+    """``out[i, j] = sum_ab k[a, b] * xp[i*sy + a*dy, j*sx + b*dx]`` on a padded plane, in bands.
 
-    ``xp`` is ``(Hp, Wp)`` or ``(Hp, Wp, C)`` with ``out`` of matching trailing shape. Each row
-    band of ``out`` is finished (all taps) before the next, so its inputs stay in cache; no
-    temporary larger than one band is made.
+    ``xp`` is ``(Hp, Wp)`` or ``(Hp, Wp, C)`` with ``out`` ``(ho, wo)`` of matching trailing
+    shape; ``strides`` is ``(sy, sx)``, ``dilation`` ``(dy, dx)``. Each row band of ``out`` is
+    finished (all taps) before the next, so its inputs stay in cache; no temporary larger than
+    one band is made.
     """
+    (sy, sx), (dy, dx) = strides, dilation
+    ho, wo = out.shape[:2]
     kh, kw = k.shape
     taps = [(a, b, k[a, b]) for a in range(kh) for b in range(kw) if k[a, b] != 0]
     if not taps:
@@ -44,7 +51,8 @@ def correlate_plane(
             o = out[b0:b1]
             t = tmp[: b1 - b0]
             for n, (a, b, w) in enumerate(taps):
-                src = xp[a + b0 * sy : a + (b1 - 1) * sy + 1 : sy, b : b + (wo - 1) * sx + 1 : sx]
+                y0, x0 = a * dy + b0 * sy, b * dx
+                src = xp[y0 : y0 + (b1 - b0 - 1) * sy + 1 : sy, x0 : x0 + (wo - 1) * sx + 1 : sx]
                 if n == 0:
                     if w == 1:
                         o[...] = src
@@ -201,7 +209,13 @@ def rows_summed(x: np.ndarray):
 
 
 def flat_correlate(
-    outputs, wp: int, kh: int, kw: int, ho: int, wo: int, bias: float, cpp: int = 1
+    outputs,
+    wp: int,
+    kernel_hw: tuple[int, int],
+    out_hw: tuple[int, int],
+    bias: float,
+    cpp: int = 1,
+    dilation: tuple[int, int] = (1, 1),
 ) -> None:
     """Stride-1 correlation, band by band, with every tap a contiguous 1-D slice.
 
@@ -209,34 +223,38 @@ def flat_correlate(
     (or view) to fill with the sum over ``terms`` of ``(rows, taps)``, where
     ``rows(y0, y1, buf)`` returns rows ``[y0, y1)`` of a padded plane of ``wp`` pixels of
     ``cpp`` interleaved values each, as a C-contiguous ``(y1 - y0, wp * cpp)`` array, and
-    ``taps`` come from :func:`_taps`. With ``cpp > 1`` every channel is filtered on its own
-    (the same weights), straight from interleaved RGB.
+    ``taps`` come from :func:`taps`. With ``cpp > 1`` every channel is filtered on its own
+    (the same weights), straight from interleaved RGB. ``kernel_hw`` is ``(kh, kw)``,
+    ``out_hw`` ``(ho, wo)``, ``dilation`` ``(dy, dx)``: tap ``(a, b)`` reads ``a * dy`` rows
+    and ``b * dx`` pixels from the output cell's corner.
 
     The trick: in a band of ``n`` output rows laid out with the padded width, output
-    ``(r * wp + c) * cpp + ch`` reads input ``((r + a) * wp + c + b) * cpp + ch``, so tap
-    ``(a, b)`` is one contiguous slice of the flattened band, offset by ``(a * wp + b) * cpp``.
-    The ``kw - 1`` columns past ``wo`` in each row are computed and thrown away (0.1% extra
-    for a 3x3 kernel on a photo); in exchange every ufunc call runs over one long contiguous
-    run that stays in cache.
+    ``(r * wp + c) * cpp + ch`` reads input ``((r + a dy) * wp + c + b dx) * cpp + ch``, so tap
+    ``(a, b)`` is one contiguous slice of the flattened band, offset by
+    ``(a dy wp + b dx) cpp``. The ``(kw - 1) dx`` columns past ``wo`` in each row are computed
+    and thrown away (0.1% extra for a 3x3 kernel on a photo); in exchange every ufunc call
+    runs over one long contiguous run that stays in cache.
     """
+    (kh, kw), (ho, wo), (dy, dx) = kernel_hw, out_hw, dilation
+    reach_y, reach_x = (kh - 1) * dy, (kw - 1) * dx  # effective kernel minus 1
     rs = wp * cpp  # values per padded row
     band = parallel.band_rows(ho, rs)
 
     def run(r0: int, r1: int) -> None:
-        src_buf = scratch(0, ((band + kh - 1) * rs,))
+        src_buf = scratch(0, ((band + reach_y) * rs,))
         acc = scratch(1, (band * rs,))
         tmp = scratch(2, (band * rs,))
         for b0 in range(r0, r1, band):
             b1 = min(b0 + band, r1)
             n = b1 - b0
-            m = n * rs - (kw - 1) * cpp  # up to the last valid output of the band's last row
+            m = n * rs - reach_x * cpp  # up to the last valid output of the band's last row
             acc_m, tmp_m = acc[:m], tmp[:m]
-            buf = src_buf[: (n + kh - 1) * rs].reshape(n + kh - 1, rs)
+            buf = src_buf[: (n + reach_y) * rs].reshape(n + reach_y, rs)
             for dest, terms in outputs:
                 first = True
-                for rows, taps in terms:
-                    src = rows(b0, b1 + kh - 1, buf).reshape(-1)
-                    first = _accumulate(src, taps, rs, cpp, m, acc_m, tmp_m, first)
+                for rows, groups in terms:
+                    src = rows(b0, b1 + reach_y, buf).reshape(-1)
+                    first = _accumulate(src, groups, rs * dy, cpp * dx, m, acc_m, tmp_m, first)
                 if first:
                     acc_m.fill(0)
                 result = acc[: n * rs].reshape(n, rs)[:, : wo * cpp]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convdemo import budget
 from convdemo.ops.bands import (
     correlate_plane,
     flat_correlate,
@@ -19,7 +20,7 @@ from convdemo.ops.bands import (
     taps,
 )
 from convdemo.ops.borders import pad
-from convdemo.ops.shapes import out_len, pad_amounts
+from convdemo.ops.shapes import conv_sizes
 from convdemo.ops.validation import (
     BORDERS,
     CHANNEL_MODES,
@@ -33,13 +34,18 @@ from convdemo.ops.validation import (
 )
 
 
-def prepare(image, kernel, stride, padding, border, channels, flip, bias):
-    """Check every argument of :func:`conv2d`; the shared front half of fast and reference."""
+def prepare(image, kernel, stride, padding, border, channels, flip, bias, dilation):
+    """Check every argument of :func:`conv2d`; the shared front half of fast and reference.
+
+    Returns ``x, k, strides, pads, border, channels, bias, (ho, wo), dilations`` with the
+    kernel flipped already when ``flip``.
+    """
     x = as_image(image)
     cin = x.shape[2] if x.ndim == 3 else None
     k = as_kernel(kernel, cin)
-    sy, sx = pair(stride, "stride")
-    py, px = paddings(padding)
+    strides = pair(stride, "stride")
+    dilations = pair(dilation, "dilation")
+    pads_per_axis = paddings(padding)
     border = choice(border, "border", BORDERS)
     channels = choice(channels, "channels", CHANNEL_MODES)
     flip = flag(flip, "flip")
@@ -48,13 +54,30 @@ def prepare(image, kernel, stride, padding, border, channels, flip, bias):
         k = k[:, :, 0]
     if flip:
         k = k[::-1, ::-1]
-    kh, kw = k.shape[:2]
-    h, w = x.shape[:2]
-    pads = (pad_amounts(h, kh, sy, py), pad_amounts(w, kw, sx, px))
-    ho = out_len(h, kh, sy, *pads[0])
-    wo = out_len(w, kw, sx, *pads[1])
-    return x, k, (sy, sx), pads, border, channels, b, (ho, wo)
+    pads, out_hw = conv_sizes(x.shape[:2], k.shape[:2], strides, pads_per_axis, dilations)
+    return x, k, strides, pads, border, channels, b, out_hw, dilations
 
+
+def check_memory(x: np.ndarray, k: np.ndarray, pads, out_shape: tuple, separate: bool) -> None:
+    """Refuse (:func:`convdemo.budget.check`) a padded copy plus result beyond the budget.
+
+    The padded copy is one plane, or every channel when each gets its own padded plane
+    (channels separate, or a per-channel kernel); nothing when there is no padding.
+    """
+    h, w = x.shape[:2]
+    hp, wp = h + sum(pads[0]), w + sum(pads[1])
+    planes = 1 if x.ndim == 2 or (not separate and k.ndim == 2) else x.shape[2]
+    padded = budget.array_bytes((hp, wp, planes)) if any(pads[0] + pads[1]) else 0
+    result = budget.array_bytes(out_shape)
+    if padded:
+        what = (f"the convolution's padded input ({wp}x{hp}"
+                f"{f'x{planes}' if planes > 1 else ''} float32) and its result "
+                f"({'x'.join(str(d) for d in (out_shape[1], out_shape[0], *out_shape[2:]))})")
+    else:
+        what = (f"the convolution's result "
+                f"({'x'.join(str(d) for d in (out_shape[1], out_shape[0], *out_shape[2:]))} "
+                "float32)")
+    budget.check(padded + result, what)
 
 
 def conv2d(
@@ -67,6 +90,7 @@ def conv2d(
     channels="sum",
     flip=False,
     bias=0.0,
+    dilation=1,
 ) -> np.ndarray:
     """2-D convolution (cross-correlation by default) of an image with a small kernel.
 
@@ -99,21 +123,30 @@ def conv2d(
         ``scipy.signal.convolve2d``.
     bias : float, default 0.0
         Added to every output value.
+    dilation : int or (int, int), default 1
+        ``d`` or ``(dy, dx)``, each >= 1: the kernel's taps are ``d`` cells apart (an
+        "atrous" convolution), so a ``k``-tap kernel spans the effective size
+        ``ke = (k - 1) d + 1``. Output sizes and the padding rules use ``ke``, as in
+        PyTorch (``dilation=``) and TensorFlow (``dilations=``).
 
     Returns
     -------
     numpy.ndarray, float32, shape (H', W') or (H', W', C)
-        ``H' = floor((H + before + after - kh) / sy) + 1`` with
-        ``before, after = pad_amounts(H, kh, sy, padding)``; likewise ``W'``. When the kernel
-        does not fit (``H + before + after < kh``) that size is 0 and the array is empty;
-        this is not an error.
+        ``H' = floor((H + before + after - khe) / sy) + 1`` with ``khe = (kh - 1) dy + 1``
+        and ``before, after = pad_amounts(H, kh, sy, padding, dilation=dy)``; likewise ``W'``.
+        When the kernel does not fit (``H + before + after < khe``) that size is 0 and the
+        array is empty; this is not an error.
 
     Raises
     ------
     ValueError
         For a wrong number of dimensions, a kernel whose channel count differs from the
-        image's, a stride of 0 or less, NaN or infinity in the kernel, or an unknown padding,
-        border or channels name; the message names the argument and what is allowed.
+        image's, a stride or dilation of 0 or less, NaN or infinity in the kernel, or an
+        unknown padding, border or channels name; the message names the argument and what is
+        allowed.
+    convdemo.budget.MemoryBudgetError
+        (a ValueError) when the padded input and the result would need more memory than
+        :func:`convdemo.budget.limit_bytes` allows, before anything is allocated.
 
     Notes
     -----
@@ -135,19 +168,20 @@ def conv2d(
     >>> conv2d(np.arange(16.0).reshape(4, 4), [[0, 0, 0], [0, 1, 0], [0, 0, 0]]).tolist()
     [[5.0, 6.0], [9.0, 10.0]]
     """
-    x, k, (sy, sx), pads, border, channels, b, (ho, wo) = prepare(
-        image, kernel, stride, padding, border, channels, flip, bias
+    x, k, strides, pads, border, channels, b, (ho, wo), dil = prepare(
+        image, kernel, stride, padding, border, channels, flip, bias, dilation
     )
     separate = channels == "separate" and x.ndim == 3
     c = x.shape[2] if x.ndim == 3 else 1
     out_shape = (ho, wo, c) if separate else (ho, wo)
     if ho == 0 or wo == 0:
         return np.zeros(out_shape, np.float32)
+    check_memory(x, k, pads, out_shape, separate)
     out = np.empty(out_shape, np.float32)
-    if (sy, sx) == (1, 1):
-        _conv_stride1(x, k, pads, border, separate, b, out)
+    if strides == (1, 1):
+        _conv_stride1(x, k, pads, border, separate, b, out, dil)
     else:
-        _conv_strided(x, k, (sy, sx), pads, border, separate, b, out)
+        _conv_strided(x, k, strides, pads, border, separate, b, out, dil)
     return out
 
 
@@ -156,7 +190,7 @@ def _plane_source(plane: np.ndarray, pads, border: str):
     return rows_of(np.ascontiguousarray(pad(plane, pads, border)))
 
 
-def _conv_stride1(x, k, pads, border, separate, bias, out) -> None:
+def _conv_stride1(x, k, pads, border, separate, bias, out, dilation) -> None:
     """Stride 1: the banded flat-slice engine, with the cheapest band source for each case."""
     padded = any(pads[0] + pads[1])
     h, w = x.shape[:2]
@@ -200,28 +234,27 @@ def _conv_stride1(x, k, pads, border, separate, bias, out) -> None:
                 src = rows_copied(x, ch)
             terms.append((src, taps(k[:, :, ch])))
         outputs = [(out, terms)]
-    flat_correlate(outputs, wp, kh, kw, ho, wo, bias, cpp)
+    flat_correlate(outputs, wp, (kh, kw), (ho, wo), bias, cpp, dilation)
 
 
-def _conv_strided(x, k, strides, pads, border, separate, bias, out) -> None:
+def _conv_strided(x, k, strides, pads, border, separate, bias, out, dilation) -> None:
     """Stride > 1: strided views of the padded input, one band at a time (simpler path)."""
-    sy, sx = strides
     ho, wo = out.shape[:2]
     c = x.shape[2] if x.ndim == 3 else 1
     if x.ndim == 2 or (separate and k.ndim == 2):
-        correlate_plane(pad(x, pads, border), k, sy, sx, ho, wo, out)
+        correlate_plane(pad(x, pads, border), k, strides, out, dilation)
     elif separate:
+        o = np.empty((ho, wo), np.float32)
         for ch in range(c):
-            o = np.empty((ho, wo), np.float32)
-            correlate_plane(pad(x[:, :, ch], pads, border), k[:, :, ch], sy, sx, ho, wo, o)
+            correlate_plane(pad(x[:, :, ch], pads, border), k[:, :, ch], strides, o, dilation)
             out[:, :, ch] = o
     elif k.ndim == 2:
-        correlate_plane(pad(sum_channels(x), pads, border), k, sy, sx, ho, wo, out)
+        correlate_plane(pad(sum_channels(x), pads, border), k, strides, out, dilation)
     else:
         acc = np.empty((ho, wo), np.float32)
         for ch in range(c):
             dest = out if ch == 0 else acc
-            correlate_plane(pad(x[:, :, ch], pads, border), k[:, :, ch], sy, sx, ho, wo, dest)
+            correlate_plane(pad(x[:, :, ch], pads, border), k[:, :, ch], strides, dest, dilation)
             if ch:
                 np.add(out, acc, out=out)
     if bias != 0.0:

@@ -24,6 +24,7 @@ def conv2d_reference(
     channels="sum",
     flip=False,
     bias=0.0,
+    dilation=1,
 ) -> np.ndarray:
     """The obvious, slow version of :func:`convdemo.ops.conv2d` (same arguments, same result).
 
@@ -31,8 +32,8 @@ def conv2d_reference(
     each padded cell's source pixel by index arithmetic (no ``numpy.pad``). Only for tests
     and for reading.
     """
-    x, k, (sy, sx), pads, border, channels, b, (ho, wo) = prepare(
-        image, kernel, stride, padding, border, channels, flip, bias
+    x, k, (sy, sx), pads, border, channels, b, (ho, wo), (dy, dx) = prepare(
+        image, kernel, stride, padding, border, channels, flip, bias, dilation
     )
     x = x.astype(np.float64)
     if x.ndim == 2:
@@ -43,9 +44,9 @@ def conv2d_reference(
         kk = np.repeat(kk[:, :, None], c, axis=2)
     kh, kw = kk.shape[:2]
     top, left = pads[0][0], pads[1][0]
-    # source row of tap a for output row i (-1: a zero cell), likewise columns
-    src_rows = border_index(np.arange(ho)[:, None] * sy + np.arange(kh) - top, h, border)
-    src_cols = border_index(np.arange(wo)[:, None] * sx + np.arange(kw) - left, w, border)
+    # source row of tap a for output row i: i*sy + a*dy - top (-1: a zero cell); likewise cols
+    src_rows = border_index(np.arange(ho)[:, None] * sy + np.arange(kh) * dy - top, h, border)
+    src_cols = border_index(np.arange(wo)[:, None] * sx + np.arange(kw) * dx - left, w, border)
     res = np.zeros((ho, wo, c), np.float64)
     for i in range(ho):
         for j in range(wo):

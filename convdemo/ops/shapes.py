@@ -1,8 +1,11 @@
 """Output sizes and padding amounts, without computing anything.
 
-Output size along one axis of length ``n`` with kernel (or window) size ``k`` and stride
-``s``, after ``before + after`` padded cells, is ``floor((n + before + after - k) / s) + 1``,
-or 0 when the kernel does not fit at all (``n + before + after < k``).
+Output size along one axis of length ``n`` with kernel (or window) size ``k``, dilation ``d``
+and stride ``s``, after ``before + after`` padded cells, is
+``floor((n + before + after - ke) / s) + 1`` with the effective kernel ``ke = (k - 1) d + 1``
+(the span of a kernel whose taps are ``d`` cells apart), or 0 when it does not fit at all
+(``n + before + after < ke``). This is PyTorch's formula
+``floor((n + 2p - d (k - 1) - 1) / s) + 1`` and TensorFlow's.
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ from convdemo.ops.validation import (
 )
 
 
-def pad_amounts(n: int, k: int, s: int, padding) -> tuple[int, int]:
+def effective_size(k: int, d: int) -> int:
+    """The span of a kernel of ``k`` taps ``d`` cells apart: ``(k - 1) d + 1``."""
+    return (int(k) - 1) * int(d) + 1
+
+
+def pad_amounts(n: int, k: int, s: int, padding, *, dilation: int = 1) -> tuple[int, int]:
     """Padded cells ``(before, after)`` along one axis.
 
     Parameters
@@ -32,9 +40,13 @@ def pad_amounts(n: int, k: int, s: int, padding) -> tuple[int, int]:
     s : int
         Stride along the axis (>= 1).
     padding : {"valid", "same", "full"} or int
-        ``"valid"``: ``(0, 0)``. ``"same"`` (TensorFlow): ``out = ceil(n / s)``,
-        ``total = max((out - 1) * s + k - n, 0)``, ``before = total // 2``,
-        ``after = total - before``. ``"full"``: ``(k - 1, k - 1)``. An int ``p``: ``(p, p)``.
+        With the effective kernel ``ke = (k - 1) * dilation + 1``: ``"valid"``: ``(0, 0)``.
+        ``"same"`` (TensorFlow): ``out = ceil(n / s)``,
+        ``total = max((out - 1) * s + ke - n, 0)``, ``before = total // 2``,
+        ``after = total - before``. ``"full"``: ``(ke - 1, ke - 1)``. An int ``p``: ``(p, p)``
+        (PyTorch).
+    dilation : int, default 1
+        Spacing ``d`` between kernel taps (>= 1).
 
     Returns
     -------
@@ -44,18 +56,24 @@ def pad_amounts(n: int, k: int, s: int, padding) -> tuple[int, int]:
     --------
     >>> pad_amounts(6, 3, 2, "same"), pad_amounts(5, 3, 2, "same")
     ((0, 1), (1, 1))
+    >>> pad_amounts(7, 3, 1, "same", dilation=2), pad_amounts(7, 3, 1, "full", dilation=2)
+    ((2, 2), (4, 4))
     """
-    n, k, s = int(n), int(k), int(s)
-    if n < 0 or k < 1 or s < 1:
-        raise ValueError(f"pad_amounts needs n >= 0, k >= 1 and s >= 1, not n={n}, k={k}, s={s}")
+    n, k, s, d = int(n), int(k), int(s), int(dilation)
+    if n < 0 or k < 1 or s < 1 or d < 1:
+        raise ValueError(
+            f"pad_amounts needs n >= 0, k >= 1, s >= 1 and dilation >= 1, not n={n}, k={k}, "
+            f"s={s}, dilation={d}"
+        )
     (p, _) = paddings(padding)
+    ke = effective_size(k, d)
     if p == "valid":
         return (0, 0)
     if p == "full":
-        return (k - 1, k - 1)
+        return (ke - 1, ke - 1)
     if p == "same":
         out = -(-n // s)
-        total = max((out - 1) * s + k - n, 0)
+        total = max((out - 1) * s + ke - n, 0)
         return (total // 2, total - total // 2)
     return (p, p)
 
@@ -66,7 +84,9 @@ def out_len(n: int, k: int, s: int, before: int, after: int) -> int:
     return span // s + 1 if span >= 0 else 0
 
 
-def output_shape(in_shape, kernel_shape, *, stride=1, padding="valid", channels="sum") -> tuple:
+def output_shape(
+    in_shape, kernel_shape, *, stride=1, padding="valid", channels="sum", dilation=1
+) -> tuple:
     """The shape :func:`conv2d` would return, without computing anything.
 
     Parameters
@@ -75,21 +95,25 @@ def output_shape(in_shape, kernel_shape, *, stride=1, padding="valid", channels=
         ``(H, W)`` or ``(H, W, C)``.
     kernel_shape : tuple
         ``(kh, kw)`` or ``(kh, kw, C)``.
-    stride, padding, channels
+    stride, padding, channels, dilation
         As for :func:`conv2d`.
 
     Returns
     -------
     tuple
         ``(H', W')`` for ``channels="sum"`` or a 2-D image, ``(H', W', C)`` for
-        ``channels="separate"``, where ``H' = floor((H + before + after - kh) / sy) + 1``
-        (0 when the kernel does not fit), with ``before, after = pad_amounts(H, kh, sy, padding)``;
-        likewise ``W'``.
+        ``channels="separate"``, where ``H' = floor((H + before + after - khe) / sy) + 1``
+        (0 when the kernel does not fit) with the effective kernel ``khe = (kh - 1) dy + 1``
+        and ``before, after = pad_amounts(H, kh, sy, padding, dilation=dy)``; likewise ``W'``.
 
     Examples
     --------
     >>> output_shape((1080, 1920, 3), (3, 3), stride=2, padding="same")
     (540, 960)
+    >>> output_shape((300, 400), (3, 3), dilation=2)
+    (296, 396)
+    >>> output_shape((300, 400), (3, 3), padding=2, dilation=2)
+    (300, 400)
     """
     in_shape = tuple(int(d) for d in in_shape)
     if len(in_shape) not in (2, 3) or min(in_shape) < 0:
@@ -97,15 +121,27 @@ def output_shape(in_shape, kernel_shape, *, stride=1, padding="valid", channels=
     kernel_shape = tuple(int(d) for d in kernel_shape)
     cin = in_shape[2] if len(in_shape) == 3 else None
     as_kernel(np.zeros(kernel_shape, np.float32), cin)
-    sy, sx = pair(stride, "stride")
-    py, px = paddings(padding)
+    strides = pair(stride, "stride")
+    dilations = pair(dilation, "dilation")
+    pads = paddings(padding)
     channels = choice(channels, "channels", CHANNEL_MODES)
-    (h, w), (kh, kw) = in_shape[:2], kernel_shape[:2]
-    ho = out_len(h, kh, sy, *pad_amounts(h, kh, sy, py))
-    wo = out_len(w, kw, sx, *pad_amounts(w, kw, sx, px))
+    ho, wo = conv_sizes(in_shape[:2], kernel_shape[:2], strides, pads, dilations)[1]
     if channels == "separate" and len(in_shape) == 3:
         return (ho, wo, in_shape[2])
     return (ho, wo)
+
+
+def conv_sizes(hw, khw, strides, pads, dilations):
+    """``(((top, bottom), (left, right)), (H', W'))`` of a convolution, arguments checked.
+
+    ``pads`` is the per-axis padding of :func:`convdemo.ops.validation.paddings`.
+    """
+    amounts, outs = [], []
+    for n, k, s, p, d in zip(hw, khw, strides, pads, dilations, strict=True):
+        before, after = pad_amounts(n, k, s, p, dilation=d)
+        amounts.append((before, after))
+        outs.append(out_len(n, effective_size(k, d), s, before, after))
+    return tuple(amounts), tuple(outs)
 
 
 def pool_plan(hw, size, stride, padding, ceil_mode):
