@@ -275,3 +275,84 @@ def test_pool_sizes_follow_the_written_rules(n, size, stride):
     assert ops.pool_output_shape((n, 1), (size, 1), stride=(stride, 1))[0] == valid
     same = -(-n // stride)
     assert ops.pool_output_shape((n, 1), (size, 1), stride=(stride, 1), padding="same")[0] == same
+
+
+# --------------------------------------------------------------------------- the layer form
+
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+def within_rounding(fast, ref, magnitude, terms):
+    """|fast - ref| <= (terms + 2) * eps32 * magnitude, where ``magnitude`` is the same sum
+    over |terms| (computed by the reference on absolute values): the float32 error bound of
+    a sum of ``terms`` products, whatever order BLAS adds them in."""
+    assert fast.dtype == np.float32 and fast.shape == ref.shape
+    bound = (terms + 2) * EPS32 * np.asarray(magnitude, np.float64) + 1e-30
+    excess = np.abs(fast.astype(np.float64) - ref.astype(np.float64)) - bound
+    assert excess.max(initial=-1) <= 0, f"off by {excess.max():g} beyond the bound"
+
+
+@contextlib.contextmanager
+def layer_blocks(chunk):
+    """Force the layer form's chunked paths: ``chunk`` bytes of patches at a time (1: one
+    output row per block; larger: whole images per block), or leave the rule alone."""
+    layer = ops.layer
+    saved = layer.WHOLE_BYTES, layer.CHUNK_BYTES
+    if chunk is not None:
+        layer.WHOLE_BYTES, layer.CHUNK_BYTES = 0, chunk
+    try:
+        yield
+    finally:
+        layer.WHOLE_BYTES, layer.CHUNK_BYTES = saved
+
+
+@st.composite
+def layer_cases(draw, max_side=7, max_k=4):
+    n = draw(st.integers(1, 3))
+    h, w = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    cin, cout = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    x = draw(hnp.arrays(np.float32, (n, h, w, cin), elements=ELEMS))
+    kh, kw = draw(st.integers(1, max_k)), draw(st.integers(1, max_k))
+    kernel = draw(hnp.arrays(np.float32, (kh, kw, cin, cout), elements=KELEMS))
+    bias = draw(st.one_of(st.none(), hnp.arrays(np.float32, (cout,), elements=KELEMS)))
+    kwargs = {"stride": draw(strides), "padding": draw(paddings), "dilation": draw(dilations)}
+    chunk = draw(st.sampled_from([None, 1, 64 * 4 * 9]))
+    return x, kernel, bias, kwargs, chunk
+
+
+def check_layer(x, kernel, bias, kwargs, chunk):
+    ref = ops.conv2d_reference(x, kernel, bias=bias, **kwargs)
+    with layer_blocks(chunk):
+        fast = ops.conv2d(x, kernel, bias=bias, **kwargs)
+    assert fast.shape == ops.output_shape(x.shape, kernel.shape, **kwargs)
+    kh, kw, cin, _ = kernel.shape
+    magnitude = ops.conv2d_reference(np.abs(x), np.abs(kernel), **kwargs)
+    if bias is not None:
+        magnitude = magnitude + np.abs(bias)
+    within_rounding(fast, ref, magnitude, kh * kw * cin + 1)
+
+    g = np.linspace(-2, 3, fast.size, dtype=np.float32).reshape(fast.shape)
+    g = g[..., ::-1].copy() if fast.size else g
+    dx_r, dk_r, db_r = ops.conv2d_grads_reference(x, kernel, g, **kwargs)
+    with layer_blocks(chunk):
+        dx, dk, db = ops.conv2d_grads(x, kernel, g, **kwargs)
+    m = fast.shape[0] * fast.shape[1] * fast.shape[2]
+    within_rounding(dx, dx_r, ops.conv2d_grads_reference(x, np.abs(kernel), np.abs(g), **kwargs)[0],
+                    kh * kw * kernel.shape[3])
+    within_rounding(dk, dk_r, ops.conv2d_grads_reference(np.abs(x), kernel, np.abs(g), **kwargs)[1],
+                    m)
+    within_rounding(db, db_r, np.abs(g).sum(axis=(0, 1, 2)), m)
+
+
+@SETTINGS
+@given(layer_cases())
+def test_layer_form_and_gradients_match_references(case):
+    check_layer(*case)
+
+
+@SETTINGS
+@given(layer_cases(max_side=3, max_k=6))
+def test_layer_form_kernels_larger_than_the_input(case):
+    x, kernel = case[0], case[1]
+    assume(kernel.shape[0] > x.shape[1] or kernel.shape[1] > x.shape[2])
+    check_layer(*case)

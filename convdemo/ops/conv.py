@@ -20,6 +20,7 @@ from convdemo.ops.bands import (
     taps,
 )
 from convdemo.ops.borders import pad
+from convdemo.ops.layer import conv2d_layer
 from convdemo.ops.shapes import conv_sizes
 from convdemo.ops.validation import (
     BORDERS,
@@ -56,6 +57,22 @@ def prepare(image, kernel, stride, padding, border, channels, flip, bias, dilati
         k = k[::-1, ::-1]
     pads, out_hw = conv_sizes(x.shape[:2], k.shape[:2], strides, pads_per_axis, dilations)
     return x, k, strides, pads, border, channels, b, out_hw, dilations
+
+
+def layer_form(kernel, border, channels, flip) -> bool:
+    """Whether ``kernel`` is a bank of filters ``(kh, kw, C_in, C_out)``; if so, the image
+    form's own arguments must be left at their defaults."""
+    if np.ndim(kernel) != 4:
+        return False
+    given = {"border": (border, "zeros"), "channels": (channels, "sum"), "flip": (flip, False)}
+    for name, (value, default) in given.items():
+        if isinstance(value, str) != isinstance(default, str) or value != default:
+            raise ValueError(
+                f"{name}={value!r} applies to one kernel on an image; a (kh, kw, C_in, C_out) "
+                f"layer kernel pads with zeros, sums the channels and does not flip "
+                f"(leave {name} at {default!r})"
+            )
+    return True
 
 
 def check_memory(x: np.ndarray, k: np.ndarray, pads, out_shape: tuple, separate: bool) -> None:
@@ -99,9 +116,13 @@ def conv2d(
     image : array_like, shape (H, W) or (H, W, C)
         Float arrays are used as they are (in float32); integer arrays are scaled to 0..1
         by their dtype's maximum (uint8 / 255, uint16 / 65535).
-    kernel : array_like, shape (kh, kw) or (kh, kw, C)
+    kernel : array_like, shape (kh, kw), (kh, kw, C) or (kh, kw, C_in, C_out)
         ``(kh, kw)``: the same weights for every channel. ``(kh, kw, C)``: one slice per
-        input channel, as in a CNN layer. Sides 1 to 15, odd or even; finite values.
+        input channel, as in a CNN neuron. Sides 1 to 15, odd or even; finite values.
+        ``(kh, kw, C_in, C_out)``: a layer of ``C_out`` filters on a batch ``image`` of shape
+        ``(N, H, W, C_in)``, giving ``(N, H', W', C_out)`` (Keras' layout); ``bias`` is then
+        one number per filter, ``(C_out,)``, and ``border``, ``channels`` and ``flip`` stay
+        at their defaults. See :func:`convdemo.ops.layer.conv2d_layer`.
     stride : int or (int, int), default 1
         ``s`` or ``(sy, sx)``, each >= 1.
     padding : {"valid", "same", "full"}, int or (int, int), default "valid"
@@ -122,7 +143,7 @@ def conv2d(
         ``True``: true convolution (kernel rotated 180 degrees), equal to
         ``scipy.signal.convolve2d``.
     bias : float, default 0.0
-        Added to every output value.
+        Added to every output value (for a layer kernel: a float or one per filter).
     dilation : int or (int, int), default 1
         ``d`` or ``(dy, dx)``, each >= 1: the kernel's taps are ``d`` cells apart (an
         "atrous" convolution), so a ``k``-tap kernel spans the effective size
@@ -168,6 +189,9 @@ def conv2d(
     >>> conv2d(np.arange(16.0).reshape(4, 4), [[0, 0, 0], [0, 1, 0], [0, 0, 0]]).tolist()
     [[5.0, 6.0], [9.0, 10.0]]
     """
+    if layer_form(kernel, border, channels, flip):
+        return conv2d_layer(image, kernel, stride=stride, padding=padding, dilation=dilation,
+                            bias=bias)
     x, k, strides, pads, border, channels, b, (ho, wo), dil = prepare(
         image, kernel, stride, padding, border, channels, flip, bias, dilation
     )

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from convdemo.ops.borders import border_index
-from convdemo.ops.conv import prepare
+from convdemo.ops.conv import layer_form, prepare
+from convdemo.ops.layer import Plan, bias_vector
 from convdemo.ops.shapes import pool_plan
 from convdemo.ops.validation import POOL_MODES, as_image, choice
 
@@ -30,8 +31,12 @@ def conv2d_reference(
 
     Loops over every output cell, every kernel tap and every channel in float64, finding
     each padded cell's source pixel by index arithmetic (no ``numpy.pad``). Only for tests
-    and for reading.
+    and for reading. A layer kernel ``(kh, kw, C_in, C_out)`` goes to
+    :func:`conv2d_layer_reference`.
     """
+    if layer_form(kernel, border, channels, flip):
+        return conv2d_layer_reference(image, kernel, stride=stride, padding=padding,
+                                      dilation=dilation, bias=bias)
     x, k, (sy, sx), pads, border, channels, b, (ho, wo), (dy, dx) = prepare(
         image, kernel, stride, padding, border, channels, flip, bias, dilation
     )
@@ -101,3 +106,50 @@ def pool2d_reference(
     if squeeze:
         res = res[:, :, 0]
     return res.astype(np.float32)
+
+
+def conv2d_layer_reference(x, kernel, *, stride=1, padding="valid", dilation=1, bias=None):
+    """The layer form by definition: filter ``f`` on image ``n`` is
+    :func:`conv2d_reference` of ``x[n]`` with ``kernel[:, :, :, f]`` (channels summed, zero
+    padding), plus ``bias[f]``."""
+    plan = Plan(x, kernel, stride, padding, dilation)
+    b = bias_vector(bias, plan.cout)
+    out = np.zeros(plan.out_shape, np.float32)
+    for n in range(plan.n):
+        for f in range(plan.cout):
+            out[n, :, :, f] = conv2d_reference(
+                plan.x[n], plan.kernel[:, :, :, f], stride=stride, padding=padding,
+                dilation=dilation, bias=0.0 if b is None else float(b[f]),
+            )
+    return out
+
+
+def conv2d_grads_reference(x, kernel, grad_out, *, stride=1, padding="valid", dilation=1):
+    """The gradients of the layer form by their definitions, in float64 loops.
+
+    For every output cell ``(n, i, j)`` and tap ``(a, b)`` reading input cell
+    ``(r, q) = (i sy + a dy - top, j sx + b dx - left)`` (skipped when it is padding):
+    ``dx[n, r, q, :] += K[a, b] @ g[n, i, j]`` and ``dK[a, b] += outer(x[n, r, q], g[n, i, j])``;
+    ``dbias = sum of g``. Returns float32 ``(dx, dkernel, dbias)``.
+    """
+    plan = Plan(x, kernel, stride, padding, dilation)
+    g = np.asarray(grad_out, np.float64)
+    if g.shape != plan.out_shape:
+        raise ValueError(f"grad_out must have shape {plan.out_shape}, not {g.shape}")
+    xs, ks = plan.x.astype(np.float64), plan.kernel.astype(np.float64)
+    (sy, sx), (dy, dx_), ((top, _), (left, _)) = plan.strides, plan.dilations, plan.pads
+    dx = np.zeros(xs.shape)
+    dk = np.zeros(ks.shape)
+    for n in range(plan.n):
+        for i in range(plan.ho):
+            for j in range(plan.wo):
+                for a in range(plan.kh):
+                    r = i * sy + a * dy - top
+                    for b in range(plan.kw):
+                        q = j * sx + b * dx_ - left
+                        if not (0 <= r < plan.h and 0 <= q < plan.w):
+                            continue
+                        dx[n, r, q] += ks[a, b] @ g[n, i, j]
+                        dk[a, b] += np.outer(xs[n, r, q], g[n, i, j])
+    db = g.sum(axis=(0, 1, 2))
+    return dx.astype(np.float32), dk.astype(np.float32), db.astype(np.float32)

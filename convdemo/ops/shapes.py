@@ -92,19 +92,20 @@ def output_shape(
     Parameters
     ----------
     in_shape : tuple
-        ``(H, W)`` or ``(H, W, C)``.
+        ``(H, W)`` or ``(H, W, C)``; for the layer form ``(N, H, W, C_in)``.
     kernel_shape : tuple
-        ``(kh, kw)`` or ``(kh, kw, C)``.
+        ``(kh, kw)`` or ``(kh, kw, C)``; for the layer form ``(kh, kw, C_in, C_out)``.
     stride, padding, channels, dilation
-        As for :func:`conv2d`.
+        As for :func:`conv2d` (``channels`` does not apply to the layer form).
 
     Returns
     -------
     tuple
         ``(H', W')`` for ``channels="sum"`` or a 2-D image, ``(H', W', C)`` for
-        ``channels="separate"``, where ``H' = floor((H + before + after - khe) / sy) + 1``
-        (0 when the kernel does not fit) with the effective kernel ``khe = (kh - 1) dy + 1``
-        and ``before, after = pad_amounts(H, kh, sy, padding, dilation=dy)``; likewise ``W'``.
+        ``channels="separate"``, ``(N, H', W', C_out)`` for the layer form, where
+        ``H' = floor((H + before + after - khe) / sy) + 1`` (0 when the kernel does not fit)
+        with the effective kernel ``khe = (kh - 1) dy + 1`` and
+        ``before, after = pad_amounts(H, kh, sy, padding, dilation=dy)``; likewise ``W'``.
 
     Examples
     --------
@@ -114,21 +115,39 @@ def output_shape(
     (296, 396)
     >>> output_shape((300, 400), (3, 3), padding=2, dilation=2)
     (300, 400)
+    >>> output_shape((64, 28, 28, 1), (3, 3, 1, 32), stride=2, padding="same")
+    (64, 14, 14, 32)
     """
     in_shape = tuple(int(d) for d in in_shape)
-    if len(in_shape) not in (2, 3) or min(in_shape) < 0:
-        raise ValueError(f"image shape must be (H, W) or (H, W, C) with sizes >= 0, not {in_shape}")
     kernel_shape = tuple(int(d) for d in kernel_shape)
-    cin = in_shape[2] if len(in_shape) == 3 else None
-    as_kernel(np.zeros(kernel_shape, np.float32), cin)
     strides = pair(stride, "stride")
     dilations = pair(dilation, "dilation")
     pads = paddings(padding)
+    if len(kernel_shape) == 4:
+        return _layer_output_shape(in_shape, kernel_shape, strides, pads, dilations)
+    if len(in_shape) not in (2, 3) or min(in_shape) < 0:
+        raise ValueError(f"image shape must be (H, W) or (H, W, C) with sizes >= 0, not {in_shape}")
+    cin = in_shape[2] if len(in_shape) == 3 else None
+    as_kernel(np.zeros(kernel_shape, np.float32), cin)
     channels = choice(channels, "channels", CHANNEL_MODES)
     ho, wo = conv_sizes(in_shape[:2], kernel_shape[:2], strides, pads, dilations)[1]
     if channels == "separate" and len(in_shape) == 3:
         return (ho, wo, in_shape[2])
     return (ho, wo)
+
+
+def _layer_output_shape(in_shape, kernel_shape, strides, pads, dilations) -> tuple:
+    if len(in_shape) != 4 or min(in_shape) < 0 or min(kernel_shape) < 1:
+        raise ValueError(
+            f"a (kh, kw, C_in, C_out) kernel needs an input shape (N, H, W, C_in); not "
+            f"{in_shape} with kernel {kernel_shape}"
+        )
+    if kernel_shape[2] != in_shape[3]:
+        raise ValueError(
+            f"kernel has C_in = {kernel_shape[2]} but the input has {in_shape[3]} channels"
+        )
+    ho, wo = conv_sizes(in_shape[1:3], kernel_shape[:2], strides, pads, dilations)[1]
+    return (in_shape[0], ho, wo, kernel_shape[3])
 
 
 def conv_sizes(hw, khw, strides, pads, dilations):
