@@ -304,6 +304,8 @@ def test_output_shape_bad_arguments():
         ops.output_shape((4, 4, 3), (3, 3, 2))
     with pytest.raises(ValueError, match="padding"):
         ops.pad_amounts(5, 3, 1, "bogus")
+    with pytest.raises(ValueError, match="one axis's padding"):
+        ops.pad_amounts(5, 3, 1, (2, 0))  # a pair is two axes: split it first
 
 
 def test_docstring_examples():

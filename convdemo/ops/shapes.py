@@ -18,6 +18,7 @@ from convdemo.ops.validation import (
     choice,
     fail,
     flag,
+    is_int,
     paddings,
     pair,
 )
@@ -65,6 +66,9 @@ def pad_amounts(n: int, k: int, s: int, padding, *, dilation: int = 1) -> tuple[
             f"pad_amounts needs n >= 0, k >= 1, s >= 1 and dilation >= 1, not n={n}, k={k}, "
             f"s={s}, dilation={d}"
         )
+    if not isinstance(padding, str) and not is_int(padding):
+        raise fail("padding", "one axis's padding: 'valid', 'same', 'full' or an int >= 0",
+                   padding)
     (p, _) = paddings(padding)
     ke = effective_size(k, d)
     if p == "valid":
