@@ -35,6 +35,7 @@ def register(subparsers) -> None:
         '  convdemo apply cat.jpg blur.png --kernel "1/9 1/9 1/9; 1/9 1/9 1/9; 1/9 1/9 1/9"'
         " --channels separate\n"
         "  convdemo apply digit.png fmap.npy --kernel sobel-x --relu --pool max\n"
+        "  convdemo apply cat.jpg atrous.png --kernel blur --dilation 3 --padding same\n"
         "\nsee `convdemo presets` for the kernel names",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -53,6 +54,15 @@ def register(subparsers) -> None:
         default=_DEFAULTS.stride,
         metavar="N",
         help="step between kernel positions (default: %(default)s)",
+    )
+    p.add_argument(
+        "--dilation",
+        type=_dilation,
+        default=_DEFAULTS.dilation,
+        metavar="D",
+        help=f"spacing between the kernel's taps, 1 (an ordinary convolution) to {MAX_DILATION}: "
+        "a 3x3 kernel with dilation 2 reads 3x3 cells spread over 5x5; padding rules use that "
+        "span (default: %(default)s)",
     )
     p.add_argument(
         "--padding",
@@ -134,6 +144,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+#: the largest --dilation: a 15-cell kernel then spans 113 cells, far beyond any lesson
+MAX_DILATION = 8
+
+
+def _dilation(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_DILATION:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_DILATION}, not {text!r}"
+        )
+    return value
+
+
 def _padding(text: str) -> str | int:
     if text in ops.PADDINGS:
         return text
@@ -165,6 +191,7 @@ def run_apply(args: argparse.Namespace) -> int:
         raise ValueError(f"cannot write {out}: it is a folder; give a file name ending in .png")
     settings = pipeline.Settings(
         stride=args.stride,
+        dilation=args.dilation,
         padding=args.padding,
         border=args.border,
         channels=args.channels,

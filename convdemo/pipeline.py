@@ -112,6 +112,7 @@ def run(image: np.ndarray, settings: Settings) -> Result:
         channels=_conv_channels(settings),
         flip=settings.flip,
         bias=settings.bias,
+        dilation=settings.dilation,
     )
     if settings.relu:
         raw = ops.relu(raw)
@@ -122,6 +123,10 @@ def run(image: np.ndarray, settings: Settings) -> Result:
 
 
 def _check(settings: Settings) -> None:
+    if settings.transposed:
+        raise ValueError(
+            "transposed convolution is not available yet; turn it off (transposed=False)"
+        )
     if settings.channels not in CHANNEL_MODES:
         raise ValueError(
             f"channels must be one of {', '.join(CHANNEL_MODES)}, not {settings.channels!r}"
@@ -146,6 +151,7 @@ def output_shapes(image_shape: tuple, settings: Settings) -> tuple[tuple, tuple 
         stride=settings.stride,
         padding=settings.padding,
         channels=_conv_channels(settings),
+        dilation=settings.dilation,
     )
     if settings.pool == "none":
         return conv, None
