@@ -214,6 +214,14 @@ def _plane_source(plane: np.ndarray, pads, border: str):
     return rows_of(np.ascontiguousarray(pad(plane, pads, border)))
 
 
+def _channel_source(x: np.ndarray, ch: int, pads, border: str):
+    """Band source of channel ``ch`` of ``(H, W, C)``: its padded plane, or without padding
+    its rows copied band by band (no whole-plane copy)."""
+    if any(pads[0] + pads[1]):
+        return _plane_source(x[:, :, ch], pads, border)
+    return rows_copied(x, ch)
+
+
 def _conv_stride1(x, k, pads, border, separate, bias, out, dilation) -> None:
     """Stride 1: the banded flat-slice engine, with the cheapest band source for each case."""
     padded = any(pads[0] + pads[1])
@@ -232,13 +240,8 @@ def _conv_stride1(x, k, pads, border, separate, bias, out, dilation) -> None:
         src = rows_of(xs.reshape(xs.shape[0], -1))
         outputs = [(out.reshape(ho, wo * cpp), [(src, taps(k))])]
     elif separate:
-        outputs = []
-        for ch in range(x.shape[2]):
-            if padded:
-                src = _plane_source(x[:, :, ch], pads, border)
-            else:
-                src = rows_copied(x, ch)
-            outputs.append((out[:, :, ch], [(src, taps(k[:, :, ch]))]))
+        outputs = [(out[:, :, ch], [(_channel_source(x, ch, pads, border), taps(k[:, :, ch]))])
+                   for ch in range(x.shape[2])]
     elif k.ndim == 2:
         # one kernel for every channel, summed: add the channels first (exact algebra, a
         # third of the work); without padding this happens band by band, in cache
@@ -250,13 +253,8 @@ def _conv_stride1(x, k, pads, border, separate, bias, out, dilation) -> None:
             src = rows_summed(x)
         outputs = [(out, [(src, taps(k))])]
     else:
-        terms = []
-        for ch in range(x.shape[2]):
-            if padded:
-                src = _plane_source(x[:, :, ch], pads, border)
-            else:
-                src = rows_copied(x, ch)
-            terms.append((src, taps(k[:, :, ch])))
+        terms = [(_channel_source(x, ch, pads, border), taps(k[:, :, ch]))
+                 for ch in range(x.shape[2])]
         outputs = [(out, terms)]
     flat_correlate(outputs, wp, (kh, kw), (ho, wo), bias, cpp, dilation)
 
