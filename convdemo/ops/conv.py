@@ -27,6 +27,7 @@ from convdemo.ops.validation import (
     CHANNEL_MODES,
     as_image,
     as_kernel,
+    check_memory,
     choice,
     flag,
     paddings,
@@ -75,7 +76,8 @@ def layer_form(kernel, border, channels, flip) -> bool:
     return True
 
 
-def check_memory(x: np.ndarray, k: np.ndarray, pads, out_shape: tuple, separate: bool) -> None:
+def check_conv_memory(x: np.ndarray, k: np.ndarray, pads, out_shape: tuple,
+                      separate: bool) -> None:
     """Refuse (:func:`convdemo.budget.check`) a padded copy plus result beyond the budget.
 
     The padded copy is one plane, or every channel when each gets its own padded plane
@@ -94,7 +96,7 @@ def check_memory(x: np.ndarray, k: np.ndarray, pads, out_shape: tuple, separate:
         what = (f"the convolution's result "
                 f"({'x'.join(str(d) for d in (out_shape[1], out_shape[0], *out_shape[2:]))} "
                 "float32)")
-    budget.check(padded + result, what)
+    check_memory(padded + result, what)
 
 
 def conv2d(
@@ -200,7 +202,7 @@ def conv2d(
     out_shape = (ho, wo, c) if separate else (ho, wo)
     if ho == 0 or wo == 0:
         return np.zeros(out_shape, np.float32)
-    check_memory(x, k, pads, out_shape, separate)
+    check_conv_memory(x, k, pads, out_shape, separate)
     out = np.empty(out_shape, np.float32)
     if strides == (1, 1):
         _conv_stride1(x, k, pads, border, separate, b, out, dil)

@@ -40,7 +40,14 @@ from numpy.lib.stride_tricks import as_strided
 from convdemo import budget
 from convdemo.limits import MAX_KERNEL_SIDE
 from convdemo.ops.shapes import conv_sizes
-from convdemo.ops.validation import as_float32, finite_weights, flag, paddings, pair
+from convdemo.ops.validation import (
+    as_float32,
+    check_memory,
+    finite_weights,
+    flag,
+    paddings,
+    pair,
+)
 
 #: patch matrices up to this size are multiplied in one GEMM (the model's batches: at most
 #: about 70 MB, the deep model's second layer on a predict batch of 500)
@@ -151,7 +158,7 @@ class Plan:
             np.copyto(patches, block)
             yield m0, m0 + block.size // k, patches.reshape(-1, k)
 
-    def check_memory(self, what: str, grads: bool = False) -> None:
+    def check_budget(self, what: str, grads: bool = False) -> None:
         """:func:`convdemo.budget.check` for the padded copy, the patches and the results."""
         hp, wp = self.padded_hw
         padded = budget.array_bytes((self.n, hp, wp, self.cin)) if (hp, wp) != (self.h, self.w) \
@@ -165,7 +172,7 @@ class Plan:
             results += budget.array_bytes((m, self.cin)) + self.kernel.nbytes
         else:
             results = budget.array_bytes(self.out_shape)
-        budget.check(padded + patches + results,
+        check_memory(padded + patches + results,
                      f"{what} ({self.n}x{self.h}x{self.w}x{self.cin} input, "
                      f"{self.n}x{self.ho}x{self.wo}x{self.cout} output, float32)")
 
@@ -229,7 +236,7 @@ def conv2d_layer(x, kernel, *, stride=1, padding="valid", dilation=1, bias=None)
     out = np.empty(plan.out_shape, np.float32)
     if out.size == 0:
         return out
-    plan.check_memory("the layer convolution")
+    plan.check_budget("the layer convolution")
     km = plan.kernel_matrix()
     flat = out.reshape(-1, plan.cout)
     for m0, m1, patches in plan.patch_blocks(plan.padded()):
@@ -277,7 +284,7 @@ def conv2d_grads(x, kernel, grad_out, *, stride=1, padding="valid", dilation=1,
         raise ValueError(
             f"grad_out must have the layer's output shape {plan.out_shape}, not {g.shape}"
         )
-    plan.check_memory("the layer convolution's gradients", grads=True)
+    plan.check_budget("the layer convolution's gradients", grads=True)
     g2 = np.ascontiguousarray(as_float32(g, "grad_out")).reshape(-1, plan.cout)
     dbias = g2.sum(axis=0)
     if g2.shape[0] == 0:
