@@ -340,6 +340,7 @@ class FilterView(QWidget):
                 # would then not fit beside the enlarged map in a 320 px dock)
                 fonts.relative(cell, 1.0, mono=True)
                 cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                cell.setMinimumWidth(cell.fontMetrics().horizontalAdvance("-0.000") + 8)
                 cell.setAutoFillBackground(True)
                 grid.addWidget(cell, r, c)
                 row.append(cell)
@@ -349,6 +350,9 @@ class FilterView(QWidget):
         fonts.relative(self.bias, 1.0, mono=True)  # placed beside "Use this filter"
 
     def set_filter(self, kernel: np.ndarray | None, bias: float | None) -> None:
+        for row in self.cells:  # as wide as "-0.000" at the font in force (interface scale)
+            for cell in row:
+                cell.setMinimumWidth(cell.fontMetrics().horizontalAdvance("-0.000") + 8)
         scale = 0.0 if kernel is None else float(np.abs(kernel).max())
         for r in range(3):
             for c in range(3):
