@@ -518,7 +518,7 @@ def test_menus_have_every_entry(window):
 
     assert texts(menus["File"])[:7] == ["Open image…", "Open sample", "Recent files",
                                         "Paste image", "Open lab…", "Save lab…", "Save output…"]
-    assert texts(menus["File"])[-2:] == ["Copy output", "Quit"]
+    assert texts(menus["File"])[-3:] == ["Copy output", "Export view as PNG (2x)…", "Quit"]
     assert [t.split()[0] for t in texts(menus["Edit"])] == ["Undo", "Redo", "Reset"]
     # the lecture's four first, in the order of their shortcuts, then the others
     lecture = list(kernels.LECTURE_PRESETS)
