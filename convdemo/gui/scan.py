@@ -117,10 +117,8 @@ class ScanCanvas(QWidget):
         painter.setFont(font)
         total_w = planes * pw * cell + (planes - 1) * gap * cell
         x_start = (self.width() - total_w) / 2
-        where = m.current()
-        shown = where if where is not None else (
-            (m.last.row, m.last.col) if m.last is not None else None)
-        k_h, k_w = m.settings.kernel_array().shape[:2]
+        # the window of the sum written below (m.last), not the next one (m.current())
+        shown = m.last
         names = ("R", "G", "B") if planes == 3 else ("grey",)
         hatch = QBrush(QColor(255, 255, 255, 150), Qt.BrushStyle.BDiagPattern)
         y0 = label + 4
@@ -145,10 +143,11 @@ class ScanCanvas(QWidget):
             painter.setPen(QPen(QColor("#999"), 1, Qt.PenStyle.DashLine))
             painter.drawRect(inner)
             if shown is not None:
-                r0 = shown[0] * m.settings.stride
-                c0 = shown[1] * m.settings.stride
+                r0 = int(shown.rows[0]) + m.pad_top
+                c0 = int(shown.cols[0]) + m.pad_left
                 painter.setPen(QPen(QColor("#ffd400"), max(2.0, cell / 4)))
-                painter.drawRect(QRectF(x0 + c0 * cell, y0 + r0 * cell, k_w * cell, k_h * cell))
+                painter.drawRect(QRectF(x0 + c0 * cell, y0 + r0 * cell, len(shown.cols) * cell,
+                                        len(shown.rows) * cell))
         # output grid(s)
         y_out = label + 4 + (ph + gap) * cell + label
         total_out = out_grids * ow * cell + (out_grids - 1) * gap * cell
