@@ -5,6 +5,8 @@ speed slider.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from PyQt6.QtCore import QLine, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen
@@ -231,7 +233,7 @@ class ScanPanel(QWidget):
 
     def set_source(self, image: np.ndarray | None, settings: Settings) -> None:
         """A new image or new settings: start a new scan (paused at the beginning)."""
-        key = settings.replace(relu=False, pool="none", display="clip")
+        key = settings.replace(display="clip")  # the display mode is not scanned
         if image is self._image and key == self._source:
             return
         if image is not self._image:  # hold the array itself: an id() can be reused
@@ -294,12 +296,8 @@ class ScanPanel(QWidget):
             self._update_text()
 
     def _fresh(self) -> ScanModel:
-        m = self.model
-        fresh = ScanModel.__new__(ScanModel)
-        fresh.__dict__.update(m.__dict__)
-        fresh.output = np.full(m.shape, np.nan, dtype=np.float32)
-        fresh.position = 0
-        fresh.last = None
+        fresh = copy.copy(self.model)
+        fresh.reset()
         return fresh
 
     def _speed_changed(self, _value: int) -> None:
