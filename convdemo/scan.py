@@ -101,6 +101,7 @@ class ScanModel:
         if settings.pool != "none":
             self.pool_shape = ops.pool_output_shape(self.conv_shape, settings.pool_size,
                                                     stride=self.pool_stride)
+        self._reference: tuple | None = None
         self.reset()
 
     @property
@@ -180,6 +181,24 @@ class ScanModel:
     def run_to_end(self) -> None:
         self.run_to(self.n_cells)
 
+    def reference(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The engine's own maps on the copy, computed once: ``ops.conv2d`` (then
+        ``ops.relu`` if on), and ``ops.pool2d`` of that (None without pooling). A finished
+        scan equals them; a drawing takes its colour scale from them."""
+        if self._reference is None:
+            s = self.settings
+            conv = ops.conv2d(self.copy, s.kernel_array(), stride=s.stride, padding=s.padding,
+                              border=s.border, flip=s.flip, bias=s.bias,
+                              channels="separate" if s.channels == "separate" else "sum")
+            if s.relu:
+                conv = ops.relu(conv)
+            pooled = None
+            if self.pool_shape is not None:
+                pooled = ops.pool2d(conv, s.pool_size, stride=self.pool_stride, mode=s.pool) \
+                    if conv.size else np.zeros(self.pool_shape, np.float32)
+            self._reference = (conv, pooled)
+        return self._reference
+
     def window(self) -> Window | None:
         """The cells the last step read (what a drawing must outline), or None before the
         first step."""
@@ -230,8 +249,8 @@ class ScanModel:
             outs = ", ".join(f"{n} {v:.3f}" for n, v in zip(names, ins.outputs, strict=True))
             lines.append(f"output ({ins.row}, {ins.col}){bias}{relu}: {outs}")
         else:
-            total = " + ".join(f"{s:.3f}" for s in ins.channel_sums) if C > 1 else ""
-            lhs = f"{total}{bias} = " if (total or bias) else ""
+            total = " + ".join(f"{s:.3f}" for s in ins.channel_sums)
+            lhs = f"{total}{bias} = " if (C > 1 or bias) else ""
             if ins.relu:
                 lhs += f"{ins.total:.3f} → ReLU = "
             lines.append(f"output ({ins.row}, {ins.col}) = {lhs}{ins.outputs[0]:.3f}")

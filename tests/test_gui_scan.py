@@ -78,3 +78,62 @@ def _rgb(image) -> np.ndarray:
     h, w = image.height(), image.width()
     data = np.frombuffer(image.constBits().asstring(image.sizeInBytes()), np.uint8)
     return data.reshape(h, image.bytesPerLine())[:, : 3 * w].reshape(h, w, 3).copy()
+
+
+def test_qt_and_pillow_draw_the_same_scene(qtbot):
+    """The canvas is a thin QPainter renderer of the same primitives the GIF export draws:
+    outside the texts (whose antialiasing differs) and the slanted lines (rasterised a pixel
+    apart), the two pictures agree pixel for pixel."""
+    from PyQt6.QtGui import QImage, QPainter
+
+    from convdemo.gui.scan import paint_scene
+    from convdemo.scan import ScanModel
+    from convdemo.scan_export import render
+    from convdemo.scan_render import Hatch, Lines, Text, layout
+
+    image = np.random.default_rng(3).random((12, 14, 3), dtype=np.float32)
+    m = ScanModel(image, Settings(channels="sum", padding="same", relu=True, bias=0.1))
+    m.run_to(40)
+    scene = layout(m, 1000, 560)
+    qimg = QImage(scene.width, scene.height, QImage.Format.Format_RGB888)
+    painter = QPainter(qimg)
+    paint_scene(painter, scene)
+    painter.end()
+    qt, pil = _rgb(qimg), np.asarray(render(scene))
+    skip = np.zeros(qt.shape[:2], bool)
+    boxes = [(t.x, t.y, t.w, t.h) for t in scene.find(Text) + scene.find(Hatch)]
+    for line in scene.find(Lines, "merge"):
+        xs = [v for seg in line.segments for v in seg[0::2]]
+        ys = [v for seg in line.segments for v in seg[1::2]]
+        boxes.append((min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
+    for x, y, w, h in boxes:
+        skip[max(0, int(y) - 2):int(y + h) + 2, max(0, int(x) - 2):int(x + w) + 2] = True
+    same = np.all(qt == pil, axis=2)
+    assert (~skip).mean() > 0.5 and same[~skip].mean() > 0.999, same[~skip].mean()
+
+
+def test_speed_is_in_steps_per_second(qtbot):
+    """Issue 9: labelled in steps per second, 2 by default, 0.5 to 60; the window can set it
+    and hear of changes (to keep it in the lab's state)."""
+    from PyQt6.QtWidgets import QLabel, QSlider
+
+    from convdemo.gui.scan import ScanPanel
+
+    panel = ScanPanel()
+    qtbot.addWidget(panel)
+    assert panel.steps_per_second() == 2.0
+    label = panel.findChild(QLabel, "scanSpeedLabel")
+    assert label.text() == "2 steps/s"
+    slider = panel.findChild(QSlider, "scanSpeed")
+    slider.setValue(slider.minimum())
+    assert panel.steps_per_second() == 0.5 and label.text() == "0.5 steps/s"
+    assert panel.timer.interval() == 2000
+    heard = []
+    panel.speedChanged.connect(heard.append)
+    slider.setValue(slider.maximum())
+    assert panel.steps_per_second() == 60.0 and heard == [60.0]
+    panel.set_steps_per_second(9.0)  # the nearest offered speed
+    assert panel.steps_per_second() in (8.0, 10.0) and heard[-1] == panel.steps_per_second()
+    for bad in (0.1, 61, "fast"):
+        with pytest.raises(ValueError, match="steps per second"):
+            panel.set_steps_per_second(bad)

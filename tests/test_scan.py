@@ -104,6 +104,14 @@ def test_pool_stage_window_and_arithmetic():
     assert m.window() is None and m.stage == "conv"
 
 
+def test_arithmetic_writes_the_bias_and_relu():
+    image = np.full((4, 4), 0.5, np.float32)
+    m = ScanModel(image, Settings(bias=0.25, relu=True).replace(kernel=-np.ones((3, 3))))
+    m.step()
+    assert m.arithmetic().splitlines()[-1] == \
+        "output (0, 0) = -4.500 + bias 0.25 = -4.250 → ReLU = 0.000"
+
+
 def test_avg_pool_arithmetic_and_empty_pool():
     m = ScanModel(RNG.random((6, 6), dtype=np.float32), Settings(pool="avg"))
     m.run_to_end()
