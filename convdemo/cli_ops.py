@@ -40,6 +40,22 @@ def register(subparsers) -> None:
     )
     p.add_argument("input", metavar="IN", help="image file (any format Pillow reads)")
     p.add_argument("output", metavar="OUT", help="result: .png (or another image type) or .npy")
+    add_settings_options(p)
+    p.set_defaults(func=run_apply)
+
+    q = subparsers.add_parser(
+        "presets",
+        help="list the kernel presets",
+        description="List every kernel preset: its name (for --kernel), its values (in the "
+        "syntax --kernel accepts) and what it does.",
+    )
+    q.set_defaults(func=run_presets)
+
+
+def add_settings_options(p: argparse.ArgumentParser) -> None:
+    """The options that make a :class:`pipeline.Settings` (``--kernel``, ``--stride``, ...,
+    ``--display``): one definition for ``apply``, ``scan`` and any other subcommand that
+    runs the engine; :func:`settings_from_args` reads them back."""
     p.add_argument(
         "--kernel",
         default="identity",
@@ -110,15 +126,6 @@ def register(subparsers) -> None:
         help="how signed results become a picture: clip to 0..1, normalize min..max, abs, "
         "or diverging blue-white-red around 0 (default: %(default)s; ignored for .npy)",
     )
-    p.set_defaults(func=run_apply)
-
-    q = subparsers.add_parser(
-        "presets",
-        help="list the kernel presets",
-        description="List every kernel preset: its name (for --kernel), its values (in the "
-        "syntax --kernel accepts) and what it does.",
-    )
-    q.set_defaults(func=run_presets)
 
 
 # --------------------------------------------------------------------------- argument types
@@ -155,15 +162,11 @@ def _note(source: str, text: str) -> None:
     print(f"{PROG}: note: {source}: {text}", file=sys.stderr)
 
 
-def run_apply(args: argparse.Namespace) -> int:
-    """Handler of ``convdemo apply``; returns the exit code (errors are raised)."""
+def settings_from_args(args: argparse.Namespace) -> pipeline.Settings:
+    """The :class:`pipeline.Settings` that :func:`add_settings_options`' options describe
+    (the kernel parsed; a bad one is a ValueError of one sentence)."""
     kernel = kernels.parse_kernel(args.kernel)
-    out = Path(args.output)
-    if out.parent != Path("") and not out.parent.is_dir():
-        raise ValueError(f"cannot write {out}: the folder {out.parent} does not exist")
-    if out.is_dir():
-        raise ValueError(f"cannot write {out}: it is a folder; give a file name ending in .png")
-    settings = pipeline.Settings(
+    return pipeline.Settings(
         stride=args.stride,
         padding=args.padding,
         border=args.border,
@@ -175,6 +178,16 @@ def run_apply(args: argparse.Namespace) -> int:
         pool_size=args.pool_size,
         display=args.display,
     ).replace(kernel=kernel)
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    """Handler of ``convdemo apply``; returns the exit code (errors are raised)."""
+    settings = settings_from_args(args)
+    out = Path(args.output)
+    if out.parent != Path("") and not out.parent.is_dir():
+        raise ValueError(f"cannot write {out}: the folder {out.parent} does not exist")
+    if out.is_dir():
+        raise ValueError(f"cannot write {out}: it is a folder; give a file name ending in .png")
 
     loaded = imaging.load_image(args.input)
     for note in loaded.notes:
