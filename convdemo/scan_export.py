@@ -139,13 +139,12 @@ def _delta(img: Image.Image, palette: Image.Image, previous: np.ndarray | None) 
     """A frame in the shared palette holding only what changed since ``previous`` (palette
     indices): unchanged pixels are transparent (:data:`_CLEAR`; the GIF keeps the previous
     frame under them, disposal 1), which LZW packs into almost nothing."""
-    indexed = img.quantize(palette=palette, dither=Image.Dither.NONE)
+    indexed = img.quantize(palette=palette, dither=Image.Dither.NONE)  # indices 0..254
     idx = np.asarray(indexed)
-    if previous is None:
-        return indexed, idx
-    frame = Image.fromarray(np.where(idx == previous, np.uint8(_CLEAR), idx).astype(np.uint8),
-                            "P")
-    frame.putpalette(indexed.getpalette())
+    out = idx if previous is None else np.where(idx == previous, np.uint8(_CLEAR), idx)
+    frame = Image.fromarray(out.astype(np.uint8), "P")
+    # entry 255 is never a pixel's colour; magenta, so that no reader mistakes it for black
+    frame.putpalette(indexed.getpalette()[: 3 * _CLEAR] + [255, 0, 255])
     return frame, idx
 
 
