@@ -66,6 +66,8 @@ CELL_TEXT_MIN = 22
 MIN_FONT = 10
 #: cell values are written only when they fit at this size or more (px)
 MIN_CELL_FONT = 10
+#: the dark edge around a window outline, at most (px); the yellow band is at most twice it
+_MAX_EDGE = 5
 
 BACKGROUND: Colour = (250, 250, 250)
 INK: Colour = (33, 33, 33)
@@ -630,7 +632,7 @@ def _conv_stage(b: _Builder, m: ScanModel, sz: _Sizes, area) -> None:
     cols.append(_Column("to-output", "", fixed=op_w))
     cols.append(_Column("output", "output", cells=ow))
     gaps = sz.gap * (len(cols) - 1)
-    head_h = round(1.4 * sz.head)
+    head_h = round(1.4 * sz.head) + _MAX_EDGE + 1  # room for a window's edge on row 0
     row_gap = sz.gap if planes > 1 else 0
     avail_h = y1 - y0 - head_h - row_gap * (planes - 1)
     c, kc = _solve_cells(x1 - x0, avail_h, cols, planes * ph, kc_min, gaps)
@@ -676,7 +678,7 @@ def _conv_stage(b: _Builder, m: ScanModel, sz: _Sizes, area) -> None:
         k_rgb = _light(map_rgb(kernel[:, :, i], float(np.abs(kernel).max()) or 1.0))
         kg = b.cells_map(f"kernel:{name}", kx, ky, kc, k_rgb)
         b.cell_values(kg, kernel[:, :, i], k_rgb, f"kernel:{name}", formatter=format_number,
-                      max_size=sz.kernel)
+                      max_size=max(sz.kernel, round(0.4 * kc)))
         b.block(f"kernel:{name}", kx, ky, kw * kc, kh * kc)
         _op(b, lefts["times"], row_top(i), widths["times"], row_h, "×", sz)
         _op(b, lefts["equals"], row_top(i), widths["equals"], row_h, "=", sz)
@@ -758,7 +760,7 @@ def _pool_stage(b: _Builder, m: ScanModel, sz: _Sizes, area) -> None:
              _Column("to-pooled", "", fixed=op_w),
              _Column("pooled", "pooled output", cells=qw)]
     gaps = sz.gap * (len(cols) - 1)
-    head_h = round(1.4 * sz.head)
+    head_h = round(1.4 * sz.head) + _MAX_EDGE + 1  # room for a window's edge on row 0
     row_gap = sz.gap if maps > 1 else 0
     avail_h = y1 - y0 - head_h - row_gap * (maps - 1)
     c, kc = _solve_cells(x1 - x0, avail_h, cols, maps * oh, kc_min, gaps)
@@ -794,7 +796,7 @@ def _pool_stage(b: _Builder, m: ScanModel, sz: _Sizes, area) -> None:
         wy = rt + (row_h - size * kc) / 2
         wg = b.cells_map(f"pool-window{suffix}", lefts["window"], wy, kc, w_rgb)
         b.cell_values(wg, vals, w_rgb, f"pool-window{suffix}", formatter=_cell_text,
-                      max_size=sz.kernel)
+                      max_size=max(sz.kernel, round(0.4 * kc)))
         b.block(f"pool-window{suffix}", lefts["window"], wy, size * kc, size * kc)
         _op(b, lefts["to-window"], rt, widths["to-window"], row_h, "→", sz)
         _op(b, lefts["to-result"], rt, widths["to-result"], row_h, "=", sz)
@@ -826,10 +828,11 @@ def _place_columns(b: _Builder, cols: list[_Column], widths: dict, x: float, top
             left = lefts[cols[i - 1].name] + widths[cols[i - 1].name] / 2
         if i + 1 < len(cols) and not cols[i + 1].header:
             right = lefts[cols[i + 1].name] + widths[cols[i + 1].name] / 2
-        b.text(left, top, right - left, head_h, col.header, sz.head, MUTED,
+        b.text(left, top, right - left, head_h - _MAX_EDGE - 1, col.header, sz.head, MUTED,
                tag=f"header:{col.name}")
     first, last = cols[0].name, cols[-1].name
-    b.block("headers", lefts[first], top, lefts[last] + widths[last] - lefts[first], head_h)
+    b.block("headers", lefts[first], top, lefts[last] + widths[last] - lefts[first],
+            head_h - _MAX_EDGE - 1)
     return lefts
 
 
@@ -862,8 +865,8 @@ def _outline_window(b: _Builder, g: Grid, rows, cols, tag: str) -> None:
     else one per cell (a dilated kernel's holes stay visible)."""
     rows = [int(r) for r in rows]
     cols = [int(c) for c in cols]
-    thick = max(2, round(g.cell / 5))
-    edge = max(1, round(thick / 2))
+    thick = min(2 * _MAX_EDGE, max(2, round(g.cell / 5)))
+    edge = max(1, round(thick / 2))  # at most _MAX_EDGE
     if rows == list(range(rows[0], rows[-1] + 1)) and cols == list(range(cols[0], cols[-1] + 1)):
         blocks = [(rows[0], cols[0], len(rows), len(cols))]
     else:

@@ -122,6 +122,12 @@ def _texts_fit_and_do_not_overlap(scene):
         assert text_width(t.text, t.size, t.bold) <= t.w + 1, t
     for a, b in itertools.combinations([t for t in labels if t.tag != "operator"], 2):
         assert not boxes_overlap((a.x, a.y, a.w, a.h), (b.x, b.y, b.w, b.h)), (a, b)
+    # a window's outline (and its dark edge) never covers a label
+    outlines = scene.find(Rect, prefix="window") + scene.find(Rect, prefix="current")
+    for r in outlines:
+        for t in labels:
+            if t.tag.startswith(("header", "title", "progress", "note", "arithmetic", "label")):
+                assert not boxes_overlap((r.x, r.y, r.w, r.h), (t.x, t.y, t.w, t.h)), (r, t)
 
 
 SIZES = [(1920, 1080), (1366, 768), (920, 400), (640, 360), (3840, 2160)]
@@ -142,6 +148,15 @@ def test_parts_fit_the_canvas_and_never_overlap(size, stage):
     for (na, a), (nb, b) in itertools.combinations(blocks, 2):
         assert not boxes_overlap(a, b), (na, nb)
     _texts_fit_and_do_not_overlap(scene)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_window_on_the_first_row_stays_clear_of_the_headers(stride):
+    m = ScanModel(one_white_pixel(), Settings(stride=stride))
+    for pos in (1, 2, 3):
+        m.run_to(pos)
+        for size in SIZES:
+            _texts_fit_and_do_not_overlap(layout(m, *size))
 
 
 def test_rgb_layouts_fit_and_never_overlap():
