@@ -156,10 +156,7 @@ def lesson_from_dict(d, *, where: str = "the lesson", base_dir: Path | None = No
     if version > VERSION:
         raise LessonError(f"{where}: was written by a newer convdemo (lesson version {version}; "
                           f"this one reads version {VERSION}); update convdemo")
-    unknown = sorted(str(k) for k in d if k not in _TOP_KEYS)
-    if unknown:
-        raise LessonError(f"{where}: has an unknown entry {unknown[0]!r} (a lesson holds "
-                          "format, version, title and steps)")
+    _no_unknown(d, _TOP_KEYS, where, "a lesson holds format, version, title and steps")
     try:
         title = _check_text(d.get("title"), "its title", MAX_TITLE, empty=False)
     except ValueError as exc:
@@ -175,10 +172,7 @@ def lesson_from_dict(d, *, where: str = "the lesson", base_dir: Path | None = No
         if not isinstance(s, dict):
             raise LessonError(f"{at}: must be an object with a title, a caption and a state, "
                               f"not {_show(s)}")
-        extra = sorted(str(k) for k in s if k not in _STEP_KEYS)
-        if extra:
-            raise LessonError(f"{at}: has an unknown entry {extra[0]!r} (a step holds title, "
-                              "caption and state)")
+        _no_unknown(s, _STEP_KEYS, at, "a step holds title, caption and state")
         try:
             step_title = _check_text(s.get("title"), "its title", MAX_TITLE, empty=False)
             caption = _check_text(s.get("caption", ""), "its caption", MAX_CAPTION)
@@ -220,6 +214,12 @@ def save(path, lesson: Lesson) -> Path:
                   text)
     data = text.encode("utf-8") + b"\n"
     return fileio.atomic_write(Path(path), lambda fh: fh.write(data))
+
+
+def _no_unknown(d: dict, allowed: set, where: str, holds: str) -> None:
+    unknown = sorted(str(k) for k in d if k not in allowed)
+    if unknown:
+        raise LessonError(f"{where}: has an unknown entry {unknown[0][:40]!r} ({holds})")
 
 
 def _check_text(value, what: str, limit: int, empty: bool = True) -> str:

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from convdemo import cli
+from tests.test_cli_ops import assert_one_line_error, run
 
 RNG = np.random.default_rng(4)
 
@@ -16,20 +17,6 @@ def digit(tmp_path):
     path = tmp_path / "digit.png"
     Image.fromarray((RNG.random((12, 10)) * 255).astype(np.uint8), "L").save(path)
     return path
-
-
-def run(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(err: str, *words: str) -> None:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("convdemo: error: ") and "Traceback" not in err
-    for word in words:
-        assert word in lines[0], (word, lines[0])
 
 
 def test_scan_writes_the_gif_with_the_apply_options(capsys, tmp_path, digit):
