@@ -500,7 +500,9 @@ def layout(model: ScanModel, width: int, height: int, *, note: str = "",
         line_h = round(1.35 * sz.band)
         band_h = line_h * len(lines)
         bottom -= band_h
-        size = min(fit_size(t, x1 - x0, sz.band) for t in lines)
+        # shrunk to fit, down to 3/4 of its size; longer lines (big kernels) are shortened
+        floor = max(MIN_FONT, round(0.75 * sz.band))
+        size = min(fit_size(t, x1 - x0, sz.band, minimum=floor) for t in lines)
         for i, t in enumerate(lines):
             if text_width(t, size) > x1 - x0:
                 t = _elide(t, x1 - x0, size)
@@ -544,9 +546,9 @@ def _elide(text: str, width: float, size: int) -> str:
     if " = " in text:
         cut = text.rindex(" = ")
         head, tail = text[:cut], text[cut:]
-    while head and text_width(head + " …" + tail, size) > width:
-        head = head[:-1]
-    return head.rstrip(" +") + " …" + tail
+    while head and text_width(head + " + …" + tail, size) > width:
+        head = head.rsplit(" + ", 1)[0] if " + " in head else head[:-1]  # whole terms
+    return head + " + …" + tail
 
 
 @dataclass
@@ -568,6 +570,8 @@ def _solve_cells(avail_w: float, avail_h: float, columns: list[_Column], rows_ce
     m_cells = sum(c.cells for c in columns)
     k_cells = sum(c.kernel_cells for c in columns)
     room = max(1.0, avail_w - fixed)
+    if k_cells:  # a big kernel's numbers may not take more than a third of the room
+        kc_min = min(kc_min, room / 3 / k_cells)
     c_h = avail_h / rows_cells
     c = (room - k_cells * kc_min) / m_cells if m_cells else c_h
     if c >= kc_min:

@@ -252,3 +252,16 @@ def test_bad_sizes_are_one_sentence():
             layout(m, bad, 100)
     scene = layout(m, 1, 1)  # degenerate but drawable
     assert scene.width == 1
+
+
+def test_a_15x15_kernel_leaves_the_maps_room_and_shortens_the_sum():
+    m = ScanModel(RNG.random((8, 8), dtype=np.float32),
+                  Settings(padding="full").replace(kernel=RNG.normal(size=(15, 15))))
+    m.run_to(30)
+    scene = layout(m, 1366, 768)
+    kernel, grid = scene.grids["kernel:grey"], scene.grids["input:grey"]
+    assert grid.cell >= 10 and kernel.cols * kernel.cell <= 1366 / 3
+    (line, _) = scene.find(Text, "arithmetic")
+    assert " + … = " in line.text and line.text.endswith(f"{m.last.channel_sums[0]:.3f}")
+    assert line.size >= 14
+    _texts_fit_and_do_not_overlap(scene)
