@@ -317,7 +317,8 @@ class Lab:
                   message: str = "") -> Change | None:
         """A new image (float32 0..1, ``(H, W)`` or ``(H, W, 3)``); made read-only here.
 
-        A per-channel kernel on a grey image keeps its first plane; the inspected pixel goes.
+        A per-channel kernel on a grey image keeps its first plane; the inspected pixel goes;
+        the CNN panel looks at the new image (its Photo tab).
         """
         image = np.asarray(image)
         if image.dtype != np.float32 or image.ndim not in (2, 3) or \
@@ -330,8 +331,9 @@ class Lab:
         settings = self._state.settings
         if image.ndim == 2 and np.ndim(settings.kernel) == 3:
             settings = settings.replace(kernel=np.asarray(settings.kernel)[:, :, 0])
+        view = dataclasses.replace(self._state.view, cnn_input="photo")
         return self.change(f"open {source.name or source.kind}", image=image, source=source,
-                           settings=settings, pixel=None, message=message)
+                           settings=settings, pixel=None, view=view, message=message)
 
     def set_view(self, **fields) -> Change | None:
         """Change how the lab is shown (not recorded for undo)."""

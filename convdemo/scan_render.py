@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from PIL import ImageFont
 
-from convdemo import imaging
+from convdemo.colormaps import diverging_lut
 from convdemo.formatting import format_number
 from convdemo.scan import ScanModel
 
@@ -307,7 +307,7 @@ def fit_size(text: str, width: float, size: int, bold: bool = False,
 
 @functools.lru_cache(maxsize=1)
 def _lut() -> np.ndarray:
-    return imaging.diverging_lut()
+    return diverging_lut()
 
 
 def map_rgb(values: np.ndarray, scale: float) -> np.ndarray:

@@ -10,28 +10,27 @@ Layout, top to bottom (fits a dock from 320 px wide with no horizontal scroll ba
 * scrolling below it (only this part scrolls, so clicking a map never hides the top): the
   feature maps of a convolution layer (``featureMapGrid``), on one viridis scale; then the
   inspector: the clicked map enlarged, its learned 3x3 filter and bias, and "Use this
-  filter", which emits :attr:`CNNPanel.filterChosen` for the kernel editor.
+  filter", which puts them into the lab (:meth:`convdemo.lab.Lab.use_filter`).
 
-Work happens off the GUI thread. A frozen :class:`Request` goes to a one-worker executor
-(:class:`LatestWins`): preprocessing a 12 MP photo takes about 150 ms here (a 1080p one
-18 ms, the 280x280 drawing 1 ms; the CNN forward well under 1 ms), so it must not run on the
-GUI thread. While one request runs, a newer one replaces any older waiting one, so
-at most one runs and one waits. Results, including errors, come back by a Qt signal.
+The panel is a view of the lab: the model, layer, inspected map, Photo/Draw choice and the
+drawing live there. Work happens off the GUI thread. A frozen :class:`Request` goes to the
+project's one background runner (:class:`convdemo.gui.runner.LatestWins`): preprocessing a
+12 MP photo takes about 150 ms here (a 1080p one 18 ms, the 280x280 drawing 1 ms; the CNN
+forward well under 1 ms), so it must not run on the GUI thread. While one request runs, a
+newer one replaces any older waiting one, so at most one runs and one waits. Results,
+including errors, come back by a Qt signal.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 import traceback
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QCoreApplication, QEventLoop, QObject, QRectF, QSize, Qt, QTimer
+from PyQt6.QtCore import QRectF, QSize, Qt, QTimer
 from PyQt6.QtCore import pyqtSignal as Signal
 from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPaintEvent
 from PyQt6.QtWidgets import (
@@ -51,12 +50,17 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from convdemo import imaging
 from convdemo import model as cnn
 from convdemo import preprocess as prep
+from convdemo.colormaps import tint as tint_of
+from convdemo.colormaps import to_viridis
 from convdemo.gui.draw_canvas import DrawCanvas
-from convdemo.gui.feature_maps import ColourBar, FeatureMapGrid, PixelView, to_viridis
+from convdemo.gui.feature_maps import ColourBar, FeatureMapGrid, PixelView
 from convdemo.gui.fonts import monospace_font
+from convdemo.gui.runner import LatestWins
 from convdemo.gui.summary_dialog import SummaryDialog
+from convdemo.lab import Change, ImageSource, Lab
 from convdemo.labels import DIGITS, FASHION
 
 #: what each shipped model is, for the selector's tooltips
@@ -196,98 +200,13 @@ class Engine:
 
 
 def make_thumbnail(image: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
-    """uint8 (h, w, 3) copy of ``image`` with its longer side at most ``side`` (by striding)."""
+    """uint8 (h, w, 3) copy of ``image`` with its longer side at most ``side`` (box filter)."""
     step = max(1, int(np.ceil(max(image.shape[:2]) / side)))
-    small = np.asarray(image[::step, ::step], np.float32)
+    small = imaging.downsample(np.asarray(image, np.float32), factor=step) \
+        if step > 1 and min(image.shape[:2]) >= step else np.asarray(image, np.float32)
     if small.ndim == 2:
         small = np.repeat(small[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(np.clip(small[..., :3] * 255 + 0.5, 0, 255).astype(np.uint8))
-
-
-class _Gate:
-    """Whether the worker may still emit: closed, under a lock, when the runner shuts down
-    or its QObject is destroyed. Emitting a signal from the worker thread on a QObject that
-    the GUI thread is deleting crashed the process (seen in the tests); a RuntimeError is
-    not guaranteed. A plain Python object, so it outlives the QObject."""
-
-    def __init__(self, executor: ThreadPoolExecutor) -> None:
-        self.lock = threading.Lock()
-        self.open = True
-        self._executor = executor
-
-    def close(self, *_args) -> None:
-        with self.lock:  # waits for an emit in progress
-            self.open = False
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-class LatestWins(QObject):
-    """A one-worker executor where a newer request replaces an older waiting one.
-
-    :meth:`submit` returns at once. :attr:`finished` carries each :class:`Result` to the GUI
-    thread, in submission order. ``max_outstanding`` records the most requests ever running
-    or waiting at once (never more than 2), for the tests.
-    """
-
-    finished = Signal(object)
-    _done = Signal(object)
-
-    def __init__(self, work, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._work = work
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnn-panel")
-        self._running: Future | None = None
-        self._waiting: Request | None = None
-        self.max_outstanding = 0
-        self.completed = 0
-        self._done.connect(self._on_done)  # queued: emitted from the worker thread
-        self._gate = _Gate(self._executor)
-        self.destroyed.connect(self._gate.close)  # also when the panel goes without a close
-
-    def submit(self, request: Request) -> None:
-        if self._running is None:
-            self._start(request)
-        else:
-            self._waiting = request  # an older waiting request is dropped here
-        self.max_outstanding = max(self.max_outstanding, self.outstanding())
-
-    def outstanding(self) -> int:
-        return (self._running is not None) + (self._waiting is not None)
-
-    def is_idle(self) -> bool:
-        return self.outstanding() == 0
-
-    def shutdown(self) -> None:
-        self._waiting = None
-        self._gate.close()
-
-    def _start(self, request: Request) -> None:
-        try:
-            self._running = self._executor.submit(self._work, request)
-        except RuntimeError:  # shut down: the panel is closing
-            self._running = None
-            return
-        self._running.add_done_callback(partial(LatestWins._emit_done, self, self._gate))
-
-    @staticmethod
-    def _emit_done(runner: LatestWins, gate: _Gate, future: Future) -> None:  # worker thread
-        if future.cancelled():
-            return
-        with gate.lock:
-            if not gate.open:
-                return
-            try:
-                runner._done.emit(future.result())
-            except RuntimeError:  # the wrapper outlived its QObject
-                pass
-
-    def _on_done(self, result: Result) -> None:  # GUI thread
-        self._running = None
-        self.completed += 1
-        if self._waiting is not None:
-            waiting, self._waiting = self._waiting, None
-            self._start(waiting)
-        self.finished.emit(result)
+    return np.ascontiguousarray(imaging.to_u8(small[..., :3]))
 
 
 # ------------------------------------------------------------------------- the widgets
@@ -395,14 +314,6 @@ class ProbabilityChart(QWidget):
         painter.end()
 
 
-def _weight_tint(value: float, scale: float) -> QColor:
-    """Background for a filter weight: blue for negative, red for positive, white for 0."""
-    t = 0.0 if scale <= 0 else max(-1.0, min(1.0, value / scale))
-    if t >= 0:
-        return QColor(255, round(255 - 150 * t), round(255 - 150 * t))
-    return QColor(round(255 + 150 * t), round(255 + 150 * t), 255)
-
-
 class FilterView(QWidget):
     """A 3x3 filter as readable numbers on a blue-white-red tint, and its bias."""
 
@@ -441,7 +352,7 @@ class FilterView(QWidget):
                     cell.setStyleSheet("")
                     continue
                 v = float(kernel[r, c])
-                tint = _weight_tint(v, scale)
+                tint = QColor(*tint_of(v, scale))
                 cell.setText(f"{v:+.3f}")
                 cell.setStyleSheet(f"background: {tint.name()}; color: black; padding: 2px;")
         self.bias.setText("" if bias is None else f"bias {bias:+.3f}")
@@ -498,38 +409,40 @@ def photo_hint(labels_: tuple[str, ...]) -> tuple[str, str]:
 class CNNPanel(QWidget):
     """See :mod:`convdemo.gui.cnn_panel`. objectName ``cnnPanel``.
 
-    Signals
-    -------
-    filterChosen(object kernel (3, 3) float32, float bias)
-        "Use this filter" was clicked: load this kernel and bias into the kernel editor.
-    modelChanged(str)
-        The model reference (a shipped name or a path) changed.
+    A view of ``lab``: the model, the layer, the inspected map, the Photo/Draw choice and the
+    drawing all live in the lab; "Use this filter" calls :meth:`convdemo.lab.Lab.use_filter`.
     """
 
-    filterChosen = Signal(object, float)
-    modelChanged = Signal(str)
+    #: nothing waits or runs any more (the latest picture's result is shown)
+    idle = Signal()
 
-    def __init__(self, parent: QWidget | None = None, model: str = "digits") -> None:
+    def __init__(self, lab: Lab | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("cnnPanel")
+        self.lab = lab if lab is not None else Lab()
         self._engine = Engine()
-        self._runner = LatestWins(self._engine.run, self)
-        self._runner.finished.connect(self._show_result)
+        self._runner = LatestWins("convdemo-cnn", self)
+        self._runner.result.connect(self._show_result)
+        self._runner.failed.connect(self._on_failed)
+        self._runner.idle.connect(self.idle)
         self._seq = 0
-        self._photo: np.ndarray | None = None
-        self._model_ref = str(model)
+        self._shown_seq = 0
         self._model = None  # the Model of the last result, if it loaded
         self._result: Result | None = None
-        self._inspected: int | None = None
         self._chosen: tuple[np.ndarray, float] | None = None
         self._sent_note = ""
         self._error: str | None = None
+        self._drawing_live = False  # a stroke in progress: predict from the canvas itself
+        self._drawing = False  # drawing the lab: widget signals are not user actions
+        self._closed = False
 
         self._create_widgets()
         self._create_layout()
         self._connect()
-        self._set_combo(self._model_ref)
-        self._submit()
+        self.lab.events.connect(self._on_lab_change)
+        self._drawing = True
+        self._show_lab(self.lab.state, None)
+        self._drawing = False
 
     # ----------------------------------------------------------------- construction
     def _create_widgets(self) -> None:
@@ -751,10 +664,11 @@ class CNNPanel(QWidget):
     def _connect(self) -> None:
         self.model_combo.currentIndexChanged.connect(self._on_model_combo)
         self.summary_button.clicked.connect(self.show_summary)
-        self.clear_button.clicked.connect(self.canvas.clear)
+        self.clear_button.clicked.connect(lambda: self.lab.set_drawing(None, "clear the drawing"))
         self.input_tabs.currentChanged.connect(self._on_tab)
         self.canvas.changed.connect(self._update_clear_button)
         self.canvas.changed.connect(self._on_drawing)
+        self.canvas.strokeFinished.connect(self._stroke_finished)
         self.layer_combo.currentIndexChanged.connect(self._on_layer)
         self.sort_check.toggled.connect(self.grid.set_sorted)
         self.grid.mapClicked.connect(self._on_map_clicked)
@@ -762,75 +676,62 @@ class CNNPanel(QWidget):
 
     # --------------------------------------------------------------------- public API
     def set_image(self, image: np.ndarray) -> None:
-        """Show what the model makes of ``image``: float32 0..1, (H, W) or (H, W, 3).
-
-        Switches to the Photo tab. The array must not be modified afterwards.
-        """
+        """Show what the model makes of ``image`` (float32 0..1, (H, W) or (H, W, 3)): it
+        becomes the lab's image (a convenience for using the panel on its own)."""
         image = np.asarray(image)
-        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
-            raise ValueError(f"set_image takes (H, W) or (H, W, 3), got shape {image.shape}")
         if image.size == 0:
             raise ValueError("set_image got an empty image")
-        if image.dtype != np.float32:
-            image = image.astype(np.float32)
-        self._photo = image
-        if self.input_tabs.currentIndex() != 0:
-            self.input_tabs.setCurrentIndex(0)  # submits through _on_tab
-        else:
-            self._submit()
+        self.lab.set_image(np.ascontiguousarray(image, dtype=np.float32),
+                           ImageSource("generated", "", "picture"))
 
     def set_model(self, name_or_path: str | os.PathLike) -> None:
         """Use a shipped model (``digits``, ``digits-deep``, ``fashion``, ``fashion-deep``) or
-        an ``.npz`` path. A model that cannot be loaded is reported in the panel, not raised."""
+        a model file. A model that cannot be loaded is reported in the panel, not raised."""
         ref = str(name_or_path)
-        changed = ref != self._model_ref
-        self._model_ref = ref
-        self._set_combo(ref)
-        if changed:
-            self._inspected = None
-            self.grid.set_selected(None)
-            self.modelChanged.emit(ref)
-        self._submit()
+        if ref != self.lab.state.model:
+            self.lab.change(f"model {Path(ref).name}", model=ref, feature_map=None)
+        else:
+            self._submit()  # the same file again: look at it again (it may have changed)
 
     def current_model_name(self) -> str:
-        """The model reference in use (a shipped name or the path given to set_model)."""
-        return self._model_ref
+        """The model reference in use (a shipped name or a path)."""
+        return self.lab.state.model
 
     def current_model(self):
         """The loaded Model, or None while loading or when its weights are missing."""
         return self._model
 
-    def wait_until_idle(self, timeout_ms: int = 5000) -> bool:
-        """Process events until every pending computation has been shown; False on timeout."""
-        deadline = time.monotonic() + timeout_ms / 1000
-        app = QCoreApplication.instance()
-        while not self._runner.is_idle():
-            if time.monotonic() > deadline:
-                return False
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
-            if not self._runner.is_idle():
-                time.sleep(0.001)
-        app.processEvents()
-        return True
+    def is_idle(self) -> bool:
+        """True when the latest picture's result (or its error) is shown."""
+        return self._closed or (self._shown_seq >= self._seq and not self._runner.busy())
+
+    def result(self) -> Result | None:
+        """The last result shown: the 28x28 input, activations, probabilities, timings."""
+        return self._result
+
+    def shutdown(self) -> None:
+        """Stop the background work (the window is closing)."""
+        self._closed = True
+        self._runner.shutdown(2.0)
 
     def show_summary(self) -> SummaryDialog | QMessageBox:
         """Open the Keras-style summary of the current model (a message if it is missing)."""
         model = self._model
-        if model is None or self._result is None or self._result.request.model_ref != \
-                self._model_ref:
+        ref = self.lab.state.model
+        if model is None or self._result is None or self._result.request.model_ref != ref:
             try:
-                model = cnn.load(self._model_ref)
+                model = cnn.load(ref)
             except ValueError as exc:
-                missing = not model_file_exists(self._model_ref)
+                missing = not model_file_exists(ref)
                 box = QMessageBox(QMessageBox.Icon.Information, "Model summary",
-                                  weights_message(self._model_ref, None if missing else str(exc)),
+                                  weights_message(ref, None if missing else str(exc)),
                                   QMessageBox.StandardButton.Ok, self)
                 box.setObjectName("summaryMissingBox")
                 box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
                 box.open()  # not exec(): never block, and tests can close it
                 self._summary_dialog = box
                 return box
-        title = self._model_ref if self._model_ref in cnn.SHIPPED else Path(self._model_ref).name
+        title = ref if ref in cnn.SHIPPED else Path(ref).name
         dialog = SummaryDialog(title, model.summary(), getattr(model, "meta", {}), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
@@ -838,15 +739,19 @@ class CNNPanel(QWidget):
         return dialog
 
     def layer(self) -> str:
-        """The convolution layer whose maps are shown."""
-        return self.layer_combo.currentData() or "conv2d"
+        """The convolution layer whose maps are shown: the lab's, or the model's first
+        convolution when the model has no such layer."""
+        wanted = self.lab.state.layer
+        if self.layer_combo.count() == 0 or self.layer_combo.findData(wanted) >= 0:
+            return wanted
+        return self.layer_combo.itemData(0)
 
     def set_layer(self, name: str) -> None:
         i = self.layer_combo.findData(name)
         if i < 0:
             have = [self.layer_combo.itemData(k) for k in range(self.layer_combo.count())]
             raise ValueError(f"no layer {name!r} to show; this model has {have}")
-        self.layer_combo.setCurrentIndex(i)
+        self.lab.change(f"layer {name}", layer=name, feature_map=None)
 
     def status_text(self) -> str:
         """The problem the panel is showing ("" when all is well)."""
@@ -855,16 +760,58 @@ class CNNPanel(QWidget):
     def runner(self) -> LatestWins:
         return self._runner
 
+    # --------------------------------------------------------------------- the lab -> here
+    def _on_lab_change(self, change: Change) -> None:
+        self._drawing = True
+        try:
+            self._show_lab(change.new, change)
+        finally:
+            self._drawing = False
+
+    def _show_lab(self, state, change: Change | None) -> None:
+        fields = change.fields if change is not None else None
+        if fields is None or "model" in fields:
+            self._set_combo(state.model)
+        if fields is None or "view" in fields:
+            tab = 1 if state.view.cnn_input == "draw" else 0
+            if self.input_tabs.currentIndex() != tab:
+                self.input_tabs.blockSignals(True)
+                self.input_tabs.setCurrentIndex(tab)
+                self.input_tabs.blockSignals(False)
+            self._update_clear_button()
+        if fields is None or "drawing" in fields:
+            self.canvas.set_image(state.drawing)
+            self._update_clear_button()
+        if fields is None or "layer" in fields:
+            i = self.layer_combo.findData(state.layer)
+            if i >= 0 and i != self.layer_combo.currentIndex():
+                self.layer_combo.setCurrentIndex(i)
+            self.grid.set_selected(None)
+            self._show_maps()
+        if fields is None or "feature_map" in fields:
+            self.grid.set_selected(state.feature_map)
+            self._refresh_inspector()
+        if fields is None or fields & {"model", "view", "drawing", "image"}:
+            if fields is not None and fields == {"view"} and \
+                    change.old.view.cnn_input == state.view.cnn_input:
+                return  # another view setting: nothing for the CNN
+            self._submit()
+
     # --------------------------------------------------------------------- requests
     def _current_image(self) -> tuple[np.ndarray | None, str]:
-        if self.input_tabs.currentIndex() == 1:
-            return self.canvas.image(), "draw"
-        return self._photo, "photo"
+        state = self.lab.state
+        if state.view.cnn_input == "draw":
+            if self._drawing_live or state.drawing is None:
+                return (None if self.canvas.is_empty() else self.canvas.image()), "draw"
+            return state.drawing, "draw"
+        return state.image, "photo"
 
     def _submit(self) -> None:
         image, source = self._current_image()
         self._seq += 1
-        self._runner.submit(Request(self._seq, self._model_ref, image, source))
+        request = Request(self._seq, self.lab.state.model, image, source)
+        engine = self._engine
+        self._runner.submit(lambda ctx: ctx.emit(engine.run(request)), tag=self._seq)
 
     def _set_combo(self, ref: str) -> None:
         i = self.model_combo.findData(ref)
@@ -872,27 +819,41 @@ class CNNPanel(QWidget):
             self.model_combo.addItem(Path(ref).name, ref)
             i = self.model_combo.count() - 1
             self.model_combo.setItemData(i, ref, Qt.ItemDataRole.ToolTipRole)
-        self.model_combo.blockSignals(True)
-        self.model_combo.setCurrentIndex(i)
-        self.model_combo.blockSignals(False)
+        if i != self.model_combo.currentIndex():
+            self.model_combo.setCurrentIndex(i)
 
     def _on_model_combo(self, index: int) -> None:
-        self.set_model(self.model_combo.itemData(index))
+        if not self._drawing and index >= 0:
+            self.set_model(self.model_combo.itemData(index))
 
     def _on_tab(self, index: int) -> None:
-        self._update_clear_button()
-        self._submit()
+        self.lab.set_view(cnn_input="draw" if index == 1 else "photo")
 
     def _update_clear_button(self) -> None:
         self.clear_button.setVisible(self.input_tabs.currentIndex() == 1)
         self.clear_button.setEnabled(not self.canvas.is_empty())
 
     def _on_drawing(self) -> None:
+        """A stroke segment: predict from the canvas at once (the lab gets the drawing when
+        the stroke ends: one undo step per stroke)."""
         if self.input_tabs.currentIndex() == 1:
+            self._drawing_live = True
             self._submit()
 
+    def _stroke_finished(self) -> None:
+        self._drawing_live = False
+        drawing = None if self.canvas.is_empty() else self.canvas.image()
+        self.lab.set_drawing(drawing, "draw a stroke")
+
     # ------------------------------------------------------------------------ results
+    def _on_failed(self, seq, message: str) -> None:
+        self._shown_seq = max(self._shown_seq, seq or 0)
+        self._set_status(f"The CNN panel could not process this picture: {message}")
+
     def _show_result(self, result: Result) -> None:
+        if result.request.seq < self._shown_seq:
+            return
+        self._shown_seq = result.request.seq
         self._result = result
         if result.error is not None:
             self._set_status("The CNN panel could not process this picture:\n"
@@ -992,10 +953,10 @@ class CNNPanel(QWidget):
             "This model has one convolution layer; the deep models have two.")
         self.layer_combo.blockSignals(False)
 
-    def _on_layer(self, _index: int) -> None:
-        self._inspected = None
-        self.grid.set_selected(None)
-        self._show_maps()
+    def _on_layer(self, index: int) -> None:
+        name = self.layer_combo.itemData(index)
+        if not self._drawing and name and name != self.lab.state.layer:
+            self.lab.change(f"layer {name}", layer=name, feature_map=None)
 
     def _layer_maps(self) -> np.ndarray | None:
         acts = self._result.activations if self._result is not None else None
@@ -1020,9 +981,7 @@ class CNNPanel(QWidget):
     # ---------------------------------------------------------------------- inspector
     def inspect_map(self, index: int) -> None:
         """Enlarge map ``index`` of the current layer and show its learned filter."""
-        self._inspected = int(index)
-        self.grid.set_selected(self._inspected)
-        self._refresh_inspector()
+        self.lab.change(f"inspect map {index}", feature_map=int(index))
 
     def _on_map_clicked(self, index: int) -> None:
         self.inspect_map(index)
@@ -1067,7 +1026,7 @@ class CNNPanel(QWidget):
         return names[names.index(self.layer()) - 1]
 
     def _refresh_inspector(self) -> None:
-        j = self._inspected
+        j = self.lab.state.feature_map
         model = self._model
         if j is None or model is None:
             self._chosen = None
@@ -1137,7 +1096,9 @@ class CNNPanel(QWidget):
         if self._chosen is None:
             return
         kernel, bias = self._chosen
-        self.filterChosen.emit(kernel.copy(), float(bias))
+        model = self.lab.state.model
+        name = model if model in cnn.SHIPPED else Path(model).name
+        self.lab.use_filter(kernel.copy(), float(bias), f"learned {name} filter, run on grey")
         self._set_note(self._sent_note)
         text = self.use_button.text()
         self.use_button.setText("✓ Sent")  # short: the button must not widen the panel
@@ -1161,7 +1122,7 @@ class CNNPanel(QWidget):
 
     # ---------------------------------------------------------------------- teardown
     def closeEvent(self, event) -> None:
-        self._runner.shutdown()
+        self.shutdown()
         super().closeEvent(event)
 
 

@@ -9,10 +9,7 @@ and painted nearest-neighbour so every activation is a visible square.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
-import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, QRect, QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import (
     QColor,
@@ -27,6 +24,9 @@ from PyQt6.QtGui import (
 )
 from PyQt6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from convdemo.colormaps import to_viridis, viridis_lut
+from convdemo.gui.qimage import to_qimage
+
 #: colour of the frame around the most active maps (orange: stands out against viridis)
 HIGHLIGHT = QColor(255, 140, 0)
 #: colour of the frame around the map being inspected
@@ -40,31 +40,6 @@ GAP = 3
 
 def columns_for(n: int) -> int:
     return COLUMNS
-
-
-@lru_cache(maxsize=1)
-def viridis_lut() -> np.ndarray:
-    """The 256-entry uint8 (256, 3) viridis lookup table (perceptual, dark = 0)."""
-    lut = pg.colormap.get("viridis").getLookupTable(0.0, 1.0, 256, alpha=False)
-    return np.ascontiguousarray(lut, dtype=np.uint8)
-
-
-def to_viridis(values: np.ndarray, vmax: float) -> np.ndarray:
-    """Map float values in 0..vmax to uint8 RGB (..., 3) on the shared viridis scale."""
-    scale = 255.0 / vmax if vmax > 0 else 0.0
-    idx = np.clip(np.asarray(values, np.float32) * scale, 0, 255).astype(np.uint8)
-    return viridis_lut()[idx]
-
-
-def rgb_image(rgb: np.ndarray) -> QImage:
-    """A QImage that owns a copy of uint8 (H, W, 3) ``rgb`` (or (H, W) grey)."""
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    h, w = rgb.shape[:2]
-    if rgb.ndim == 2:
-        img = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_Grayscale8)
-    else:
-        img = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888)
-    return img.copy()  # detach from the numpy buffer
 
 
 def mean_text(value: float, decimals: int = 3) -> str:
@@ -98,7 +73,7 @@ class PixelView(QWidget):
 
     def set_rgb(self, rgb: np.ndarray | None, frame: QColor | None = None) -> None:
         """Show uint8 (H, W, 3) or (H, W); None shows nothing."""
-        self._image = None if rgb is None else rgb_image(rgb)
+        self._image = None if rgb is None else to_qimage(rgb)
         self._message = ""
         self._frame = frame
         self.update()
@@ -149,7 +124,7 @@ class ColourBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._vmax = 0.0
-        self._bar = rgb_image(viridis_lut()[None, :, :])
+        self._bar = to_qimage(viridis_lut()[None, :, :])
         self.setToolTip("One colour scale for every map of this layer: 0 (dark) to the "
                         "largest activation (yellow).")
 
@@ -222,7 +197,7 @@ class FeatureMapGrid(QWidget):
         self._means = maps.mean(axis=(0, 1))
         self._maxes = maps.max(axis=(0, 1))
         rgb = to_viridis(np.moveaxis(maps, 2, 0), self._vmax)  # (C, H, W, 3)
-        self._images = [rgb_image(rgb[c]) for c in range(maps.shape[2])]
+        self._images = [to_qimage(rgb[c]) for c in range(maps.shape[2])]
         self._top = top_maps(self._means)
         if self._selected is not None and self._selected >= maps.shape[2]:
             self._selected = None

@@ -8,7 +8,7 @@ from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QColor, QPen
 from PyQt6.QtWidgets import QGraphicsRectItem, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-from convdemo import imaging
+from convdemo.colormaps import diverging_lut
 
 
 class ImagePane(QWidget):
@@ -52,7 +52,7 @@ class ImagePane(QWidget):
                                    "font-size: 14pt; }")
         self.stack.addWidget(self.message)
         layout.addWidget(self.stack, 1)
-        self._diverging = pg.ColorMap(np.linspace(0, 1, 256), imaging.diverging_lut(256))
+        self._diverging = pg.ColorMap(np.linspace(0, 1, 256), diverging_lut(256))
 
     def show_image(self, rgb: np.ndarray, rect: tuple | None = None) -> None:
         self.image.setImage(rgb, autoLevels=False)
@@ -87,15 +87,3 @@ def outline(colour: str, width: float = 2.0) -> QGraphicsRectItem:
     item.setZValue(10)
     item.hide()
     return item
-
-
-def to_u8(x: np.ndarray) -> np.ndarray:
-    """float 0..1 -> uint8 0..255 (rounded), in place on one float32 copy.
-
-    Written out because ``(np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)`` makes three
-    temporaries; on a 12 MP photo this is ten times faster.
-    """
-    y = np.multiply(x, np.float32(255), dtype=np.float32)
-    np.clip(y, 0, 255, out=y)
-    y += np.float32(0.5)
-    return y.astype(np.uint8)
