@@ -99,7 +99,7 @@ def add_settings_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="separate: each channel filtered on its own, like a photo filter; sum: one CNN "
         "neuron, the colour channels' results added into one map; gray: convert to grey "
-        "first (default: %(default)s, so --kernel identity gives back the photo)",
+        "first (default: %(d)s, so --kernel identity gives back the photo)",
     )
     p.add_argument(
         "--flip",
@@ -135,7 +135,7 @@ def add_settings_options(p: argparse.ArgumentParser) -> None:
         choices=imaging.DISPLAY_MODES,
         default=None,
         help="how signed results become a picture: clip to 0..1, normalize min..max, abs, "
-        "or diverging blue-white-red around 0 (default: %(default)s; ignored for .npy)",
+        "or diverging blue-white-red around 0 (default: %(d)s; ignored for .npy)",
     )
     for action in p._actions:  # the defaults are the lab's, shown where the help says "%(d)s"
         if action.help and "%(d)s" in action.help:

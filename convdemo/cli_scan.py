@@ -62,7 +62,7 @@ def register(subparsers) -> None:
         help="how long each frame shows, 20 to 60000 (default: %(default)s; the first, "
         "the stage change and the last frame stay 3 s)",
     )
-    p.set_defaults(func=run_scan)
+    p.set_defaults(func=run_scan, state=None)  # settings_from_args: no lab file here
 
 
 def _size(text: str) -> tuple[int, int]:

@@ -86,3 +86,11 @@ def test_scan_usage_errors_and_help(capsys, digit, tmp_path):
         assert option in text
     assert cli.main(["--help"]) == 0
     assert "scan      write scan mode's animation" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["apply", "scan"])
+def test_help_shows_the_labs_defaults_never_none(capsys, command):
+    assert cli.main([command, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default: None" not in text
+    assert "(default: separate, so --kernel identity" in text and "(default: clip;" in text
