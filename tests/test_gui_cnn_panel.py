@@ -517,7 +517,7 @@ def test_draw_canvas_is_a_big_square_with_clear_beside_it(make_panel, qtbot, see
     assert not clear.isVisible()  # nothing to clear on the Photo tab
 
 
-def test_the_input_page_stays_square_when_the_class_names_get_wider(
+def test_the_input_page_keeps_its_size_when_the_class_names_get_wider(
     make_panel, qtbot, tmp_path, seed_npz
 ):
     fashion_like = cnn.build("seed", seed=4)
@@ -535,7 +535,7 @@ def test_the_input_page_stays_square_when_the_class_names_get_wider(
     assert wait_until_idle(panel, 5000)
     QApplication.processEvents()
     assert panel.chart.labels == labels.FASHION
-    assert canvas.width() == canvas.height() < digits_side
+    assert canvas.width() == canvas.height() == digits_side  # the drawing keeps its size
     assert panel.chart.width() >= panel.chart.minimum_width()
 
 

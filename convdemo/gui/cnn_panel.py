@@ -55,9 +55,9 @@ from convdemo import model as cnn
 from convdemo import preprocess as prep
 from convdemo.colormaps import tint as tint_of
 from convdemo.colormaps import to_viridis
+from convdemo.gui import fonts
 from convdemo.gui.draw_canvas import DrawCanvas
 from convdemo.gui.feature_maps import ColourBar, FeatureMapGrid, PixelView
-from convdemo.gui.fonts import monospace_font
 from convdemo.gui.runner import LatestWins
 from convdemo.gui.summary_dialog import SummaryDialog
 from convdemo.lab import Change, ImageSource, Lab
@@ -211,10 +211,13 @@ def make_thumbnail(image: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
 
 # ------------------------------------------------------------------------- the widgets
 class ProbabilityChart(QWidget):
-    """Ten horizontal bars with the class names; the top class in bold (``probabilityChart``)."""
+    """Ten horizontal bars, each class's name written over its bar and the percentage at the
+    end; the top class in bold (``probabilityChart``). The names sit on the bars, so the
+    chart is as narrow for "T-shirt/top" as for "7" and the drawing beside it keeps its size
+    when the model changes."""
 
-    BAR = QColor(120, 150, 190)
-    TOP = QColor(30, 110, 220)
+    BAR = QColor(168, 196, 232)
+    TOP = QColor(96, 156, 240)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -267,16 +270,17 @@ class ProbabilityChart(QWidget):
     def minimumSizeHint(self) -> QSize:
         return QSize(self.minimum_width(), self.fontMetrics().height() * 10)
 
-    def minimum_width(self) -> int:
-        """The narrowest the chart can be with every name and "100.0%" whole (bars >= 30 px)."""
-        name_w, pct_w = self._text_widths()
-        return int(name_w + pct_w + 30 + 1)
+    def minimum_width(self, labels=None) -> int:
+        """The narrowest the chart can be: "100.0%" and a bar with a short name on it (longer
+        names are elided, with the whole name in the tooltip). The same for every model."""
+        _, pct_w = self._text_widths(labels)
+        return int(pct_w + QFontMetricsF(self.font()).horizontalAdvance("Dress") + 12)
 
-    def _text_widths(self) -> tuple[float, float]:
+    def _text_widths(self, labels=None) -> tuple[float, float]:
         bold = QFont(self.font())
         bold.setBold(True)
         fm = QFontMetricsF(bold)
-        labels = self.labels or tuple(str(i) for i in range(10))
+        labels = labels or self.labels or tuple(str(i) for i in range(10))
         return (max(fm.horizontalAdvance(s) for s in labels) + 6,
                 fm.horizontalAdvance("100.0%") + 4)
 
@@ -291,24 +295,28 @@ class ProbabilityChart(QWidget):
             painter.end()
             return
         n = len(self.labels)
-        name_w, pct_w = self._text_widths()
+        _, pct_w = self._text_widths()
         row_h = self.height() / n
-        bar_left = name_w
-        bar_w = max(10.0, self.width() - name_w - pct_w)
+        bar_w = max(10.0, self.width() - pct_w)
         track = self.palette().alternateBase().color()
+        ink = QColor(20, 20, 20)
         for i, (name, p) in enumerate(zip(self.labels, self.probabilities, strict=True)):
             y = i * row_h
             is_top = i == self.top_index()
-            painter.setFont(self.row_font(i))
-            painter.setPen(text)
-            painter.drawText(QRectF(0, y, name_w - 6, row_h),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
-            bar_h = min(row_h * 0.62, self.fontMetrics().height())
+            font = self.row_font(i)
+            painter.setFont(font)
+            bar_h = min(row_h * 0.9, QFontMetricsF(font).height() + 4)
             top = y + (row_h - bar_h) / 2
-            painter.fillRect(QRectF(bar_left, top, bar_w, bar_h), track)
-            painter.fillRect(QRectF(bar_left, top, bar_w * float(p), bar_h),
+            painter.fillRect(QRectF(0, top, bar_w, bar_h), track)
+            painter.fillRect(QRectF(0, top, bar_w * float(p), bar_h),
                              self.TOP if is_top else self.BAR)
-            painter.drawText(QRectF(bar_left + bar_w, y, pct_w, row_h),
+            painter.setPen(ink)
+            shown = QFontMetricsF(font).elidedText(name, Qt.TextElideMode.ElideRight,
+                                                    bar_w - 6)
+            painter.drawText(QRectF(4, y, bar_w - 6, row_h),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, shown)
+            painter.setPen(text)
+            painter.drawText(QRectF(bar_w, y, pct_w, row_h),
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                              f"{p:.1%}")
         painter.end()
@@ -322,25 +330,23 @@ class FilterView(QWidget):
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(2)
-        # the panel's own size (the system fixed font can be 12 pt: three cells would then
-        # not fit beside the enlarged map in a 320 px dock)
-        mono = monospace_font(self.font().pointSizeF())
         self.cells: list[list[QLabel]] = []
         for r in range(3):
             row = []
             for c in range(3):
                 cell = QLabel("", self)
                 cell.setObjectName(f"filterCell_{r}_{c}")
-                cell.setFont(mono)
+                # the panel's own size (the system fixed font can be 12 pt: three cells
+                # would then not fit beside the enlarged map in a 320 px dock)
+                fonts.relative(cell, 1.0, mono=True)
                 cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
-                cell.setMinimumWidth(cell.fontMetrics().horizontalAdvance("-0.000") + 8)
                 cell.setAutoFillBackground(True)
                 grid.addWidget(cell, r, c)
                 row.append(cell)
             self.cells.append(row)
         self.bias = QLabel("", self)
         self.bias.setObjectName("filterBias")
-        self.bias.setFont(mono)  # placed by the panel, beside "Use this filter"
+        fonts.relative(self.bias, 1.0, mono=True)  # placed beside "Use this filter"
 
     def set_filter(self, kernel: np.ndarray | None, bias: float | None) -> None:
         scale = 0.0 if kernel is None else float(np.abs(kernel).max())
@@ -435,6 +441,7 @@ class CNNPanel(QWidget):
         self._drawing_live = False  # a stroke in progress: predict from the canvas itself
         self._drawing = False  # drawing the lab: widget signals are not user actions
         self._closed = False
+        self._scale = 1.0
 
         self._create_widgets()
         self._create_layout()
@@ -499,16 +506,14 @@ class CNNPanel(QWidget):
         self.chart = ProbabilityChart(self)
         self.timing = QLabel("", self)
         self.timing.setObjectName("cnnTiming")
-        small = QFont(self.font())
-        small.setPointSizeF(self.font().pointSizeF() * 0.85)
-        self.timing.setFont(small)
+        fonts.relative(self.timing, 0.9)
         self.timing.setStyleSheet("color: palette(mid);")
         self.timing.setWordWrap(True)
         self.timing.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.photo_hint = ElidedLabel(self)
         self.photo_hint.setObjectName("photoHint")
-        self.photo_hint.setFont(small)
+        fonts.relative(self.photo_hint, 0.85)
         quiet = self.photo_hint.palette()
         ink = quiet.color(quiet.ColorRole.WindowText)
         ink.setAlphaF(0.7)
@@ -531,8 +536,11 @@ class CNNPanel(QWidget):
         self.colour_bar.hide()  # until there are maps to give it a range
         self.grid = FeatureMapGrid(self)
 
-        self.inspected_view = PixelView(self, side=110)
+        self.inspected_view = PixelView(self, side=INSPECT_SIDE, square=True)
         self.inspected_view.setObjectName("inspectedMap")
+        self.inspect_input = PixelView(self, side=SEEN_SIDE)
+        self.inspect_input.setObjectName("inspectInput")
+        self.inspect_input.setToolTip("The 28×28 input the filter slides over.")
         self.inspected_view.set_message("Click a map")
         self.inspect_title = QLabel("Click a map to see the 3×3 filter it learned.", self)
         self.inspect_title.setObjectName("inspectTitle")
@@ -550,7 +558,7 @@ class CNNPanel(QWidget):
         self.use_note = QLabel("", self)
         self.use_note.setObjectName("useFilterNote")
         self.use_note.setWordWrap(True)
-        self.use_note.setFont(small)
+        fonts.relative(self.use_note, 0.9)
         self.use_note.hide()
 
     def _create_layout(self) -> None:
@@ -607,18 +615,23 @@ class CNNPanel(QWidget):
         v.addLayout(maps_opts)
         v.addWidget(self.grid)
 
-        # the inspector: title; enlarged map | filter numbers and bias; button; its note
+        # the inspector: title; the 28x28 input ∗ the filter (and its bias); the button and
+        # its note; the map, large, as wide as the dock
         inspect = QGridLayout()
-        inspect.setHorizontalSpacing(8)
+        inspect.setHorizontalSpacing(6)
         inspect.setVerticalSpacing(3)
-        inspect.addWidget(self.inspect_title, 0, 0, 1, 2)
-        self.inspected_view.setFixedSize(INSPECT_SIDE, INSPECT_SIDE)
-        inspect.addWidget(self.inspected_view, 1, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
-        inspect.addWidget(self.filter_view, 1, 1, Qt.AlignmentFlag.AlignLeft)
-        inspect.addWidget(self.filter_view.bias, 2, 1, Qt.AlignmentFlag.AlignTop)
-        inspect.addWidget(self.use_button, 3, 0, 1, 2, Qt.AlignmentFlag.AlignLeft)
-        inspect.addWidget(self.use_note, 4, 0, 1, 2)
-        inspect.setColumnStretch(1, 1)
+        inspect.addWidget(self.inspect_title, 0, 0, 1, 3)
+        self.inspect_input.setFixedSize(SEEN_SIDE, SEEN_SIDE)
+        inspect.addWidget(self.inspect_input, 1, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
+        star = QLabel("∗", self)
+        fonts.relative(star, 1.6, bold=True)
+        inspect.addWidget(star, 1, 1, 2, 1, Qt.AlignmentFlag.AlignCenter)
+        inspect.addWidget(self.filter_view, 1, 2, Qt.AlignmentFlag.AlignLeft)
+        inspect.addWidget(self.filter_view.bias, 2, 2, Qt.AlignmentFlag.AlignTop)
+        inspect.addWidget(self.use_button, 3, 0, 1, 3, Qt.AlignmentFlag.AlignLeft)
+        inspect.addWidget(self.use_note, 4, 0, 1, 3)
+        inspect.addWidget(self.inspected_view, 5, 0, 1, 3)
+        inspect.setColumnStretch(2, 1)
         v.addLayout(inspect)
         v.addStretch(1)
         v.addWidget(self.timing)  # out of the way: the top must stay short
@@ -648,13 +661,16 @@ class CNNPanel(QWidget):
         Only the maximum width and the height are set from the panel's width, never the
         minimum width, so the dock can still be made narrower (down to CANVAS_MIN).
         """
+        # room for the widest class names any shipped model has, so the canvas keeps its
+        # size when the model changes (digits <-> fashion)
         right = max(self.chart.minimum_width(), self._right.minimumSize().width())
         room = self.width() - 2 * MARGIN - self._middle.spacing() - right
         bar = self.input_tabs.tabBar().sizeHint().height()
         # and leave at least half a short dock (1024x768 screens) to the maps
         tall = self.height() // 2 - bar - 40
-        side = max(CANVAS_MIN, min(CANVAS_MAX, room, tall))
-        self.input_tabs.setMinimumSize(CANVAS_MIN, side + bar)
+        lo, hi = round(CANVAS_MIN * self._scale), round(CANVAS_MAX * self._scale)
+        side = max(lo, min(hi, room, tall))
+        self.input_tabs.setMinimumSize(lo, side + bar)
         self.input_tabs.setMaximumSize(side, side + bar)
 
     def resizeEvent(self, event) -> None:
@@ -708,6 +724,15 @@ class CNNPanel(QWidget):
     def result(self) -> Result | None:
         """The last result shown: the 28x28 input, activations, probabilities, timings."""
         return self._result
+
+    def set_scale(self, scale: float) -> None:
+        """Fixed sizes at the interface scale: the 28x28 views, the canvas limits, tiles."""
+        self._scale = scale
+        side = round(SEEN_SIDE * scale)
+        self.seen_view.setFixedSize(side, side)
+        self.inspect_input.setFixedSize(side, side)
+        self.grid.set_scale(scale)
+        self._fit_input()
 
     def shutdown(self) -> None:
         """Stop the background work (the window is closing)."""
@@ -1031,6 +1056,7 @@ class CNNPanel(QWidget):
         if j is None or model is None:
             self._chosen = None
             self.inspected_view.set_message("Click a map")
+            self.inspect_input.set_message("")
             self.inspect_title.setText("Click a map to see the 3×3 filter it learned.")
             self.filter_view.set_filter(None, None)
             self.use_button.setEnabled(False)
@@ -1047,7 +1073,12 @@ class CNNPanel(QWidget):
             self.inspected_view.set_message("No map for a blank picture")
             stats = ""
         cin = weights.shape[2]
+        result = self._result
         if cin == 1:
+            if result is not None and result.x28 is not None and not result.blank:
+                self.inspect_input.set_rgb(imaging.to_u8(result.x28))
+            else:
+                self.inspect_input.set_message("")
             kernel = np.ascontiguousarray(weights[:, :, 0, j], dtype=np.float32)
             bias = float(biases[j])
             self.inspect_title.setText(f"<b>{self.layer()} map {j}</b>{stats}, "
@@ -1063,6 +1094,13 @@ class CNNPanel(QWidget):
                                "kernel editor.")
         else:
             c = self._input_slice(weights, j)
+            acts = result.activations if result is not None else None
+            prev = self._previous_layer()
+            if acts and prev in acts:
+                plane = acts[prev][0][:, :, c]
+                self.inspect_input.set_rgb(to_viridis(plane, float(plane.max()) or 1.0))
+            else:
+                self.inspect_input.set_message("")
             kernel = np.ascontiguousarray(weights[:, :, c, j], dtype=np.float32)
             bias = 0.0
             self.inspect_title.setText(

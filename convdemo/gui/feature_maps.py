@@ -62,14 +62,27 @@ def top_maps(means: np.ndarray) -> list[int]:
 class PixelView(QWidget):
     """One small image shown large, nearest-neighbour, aspect kept; or a message instead."""
 
-    def __init__(self, parent: QWidget | None = None, *, side: int = 140) -> None:
+    def __init__(self, parent: QWidget | None = None, *, side: int = 140,
+                 square: bool = False) -> None:
         super().__init__(parent)
         self._image: QImage | None = None
         self._message = ""
         self._side = side
         self._frame: QColor | None = None
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self._square = square
+        if square:  # as wide as the layout gives, and as tall as wide
+            policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+            policy.setHeightForWidth(True)
+            self.setSizePolicy(policy)
+        else:
+            self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setMinimumSize(side // 2, side // 2)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt's name
+        return self._square
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt's name
+        return width
 
     def set_rgb(self, rgb: np.ndarray | None, frame: QColor | None = None) -> None:
         """Show uint8 (H, W, 3) or (H, W); None shows nothing."""
@@ -177,14 +190,19 @@ class FeatureMapGrid(QWidget):
         self._sorted = False
         self._selected: int | None = None
         self._message = "No feature maps yet."
-        self._label_font = QFont(self.font())
-        self._label_font.setPointSizeF(max(6.5, self.font().pointSizeF() * 0.8))
         sp = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         sp.setHeightForWidth(True)
         self.setSizePolicy(sp)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # arrow keys move the selection
         self.setMinimumWidth(COLUMNS * 28)
+
+    def _label_font(self) -> QFont:
+        """The tiles' labels: a little smaller than the panel's text (it follows the
+        interface scale)."""
+        font = QFont(self.font())
+        font.setPointSizeF(max(6.5, self.font().pointSizeF() * 0.85))
+        return font
 
     # ----------------------------------------------------------------- public API
     def set_maps(self, maps: np.ndarray, vmax: float | None = None) -> None:
@@ -219,6 +237,11 @@ class FeatureMapGrid(QWidget):
 
     def message(self) -> str:
         return self._message
+
+    def set_scale(self, scale: float) -> None:
+        """Tiles at least 28 px (times the interface scale) wide."""
+        self.setMinimumWidth(round(COLUMNS * 28 * scale))
+        self.updateGeometry()
 
     def set_sorted(self, on: bool) -> None:
         """Order the tiles by mean activation, strongest first (else by channel index)."""
@@ -278,16 +301,16 @@ class FeatureMapGrid(QWidget):
 
     def label_width(self, text: str, channel: int) -> int:
         """Painted width of ``text`` in the font of ``channel``'s label (bold if most active)."""
-        font = self._bold_font() if channel in self._top else self._label_font
+        font = self._bold_font() if channel in self._top else self._label_font()
         return QFontMetrics(font).horizontalAdvance(text)
 
     def _bold_font(self) -> QFont:
-        bold = QFont(self._label_font)
+        bold = QFont(self._label_font())
         bold.setBold(True)
         return bold
 
     def _label_height(self) -> int:
-        return QFontMetrics(self._label_font).height()
+        return QFontMetrics(self._label_font()).height()
 
     def _cell_side(self, width: int | None = None) -> float:
         width = self.width() if width is None else width
@@ -379,7 +402,7 @@ class FeatureMapGrid(QWidget):
                 painter.drawRect(QRectF(img_rect).adjusted(1, 1, -1, -1))
             if decimals is None:
                 continue
-            painter.setFont(bold if ch in self._top else self._label_font)
+            painter.setFont(bold if ch in self._top else self._label_font())
             painter.setPen(HIGHLIGHT.darker(115) if ch in self._top else text_colour)
             painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter,
                              mean_text(float(self._means[ch]), decimals))

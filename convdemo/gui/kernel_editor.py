@@ -33,6 +33,7 @@ from PyQt6.QtWidgets import (
 
 from convdemo import kernels
 from convdemo.formatting import format_number, shown_exactly, sum_text
+from convdemo.gui import fonts
 from convdemo.kernels import matching_preset
 from convdemo.lab import Change, Lab
 
@@ -88,10 +89,18 @@ class KernelGrid(QWidget):
         self._scale = 1.0
 
     def set_scale(self, scale: float) -> None:
+        """Cells as wide as the interface scale asks (their fonts follow by themselves); the
+        cells stay the same widgets, so the one being typed in keeps the focus."""
         self._scale = scale
         if self.cells:
-            self._rebuild(*self.values.shape)
-            self.show_values(self.values, force=True)
+            k = max(self.values.shape)
+            self._base_width = round(CELL_WIDTH.get(k, 36) * scale)
+            for row in self.cells:
+                for cell in row:
+                    cell.setFixedWidth(self._base_width)
+                    if k >= 5:
+                        cell.setFixedHeight(cell.fontMetrics().height() + 6)
+            self.fit_widths()
 
     def show_values(self, values: np.ndarray, *, force: bool = False) -> None:
         """Draw ``values``. A cell whose value did not change keeps its text (the user's own
@@ -150,9 +159,7 @@ class KernelGrid(QWidget):
                 cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
                 cell.setFixedWidth(self._base_width)
                 if k >= 5:  # 49 cells must fit under the views: smaller text, tighter boxes
-                    font = cell.font()
-                    font.setPointSizeF(font.pointSizeF() * 0.85)
-                    cell.setFont(font)
+                    fonts.relative(cell, 0.85)
                     cell.setTextMargins(0, 0, 0, 0)
                     cell.setFixedHeight(cell.fontMetrics().height() + 6)
                 cell.setAcceptDrops(False)  # a dropped photo goes to the window, not in here

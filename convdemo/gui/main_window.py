@@ -35,9 +35,11 @@ from PyQt6.QtWidgets import (
 
 from convdemo import imaging, kernels, limits, pipeline, resources, statefile
 from convdemo.geometry import conv_placement, output_placement, receptive_field
+from convdemo.gui import fonts
 from convdemo.gui.controls import Controls
 from convdemo.gui.inspector import InspectorPanel
 from convdemo.gui.kernel_editor import KernelEditor
+from convdemo.gui.presentation import Presentation
 from convdemo.gui.qimage import to_pil, to_qimage
 from convdemo.gui.runner import Context, LatestWins
 from convdemo.gui.scan import ScanPanel
@@ -53,6 +55,8 @@ PREVIEW_PIXELS = 300_000
 #: leaving room for the display conversion and the repaint
 PREVIEW_BUDGET_S = 0.012
 MAX_RECENT = 8
+#: (width, height) of a window frame and title bar, until the window manager says
+FRAME_GUESS = (8, 40)
 IMAGE_FILTER = (
     "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
 )
@@ -158,6 +162,7 @@ class MainWindow(QMainWindow):
         self._loading = 0
         self._hover_conv: tuple[int, int] | None = None
         self._closed = False
+        self._shown_once = False
 
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
@@ -204,17 +209,15 @@ class MainWindow(QMainWindow):
         self.readout = QLabel(self)
         self.readout.setObjectName("shapeReadout")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = self.readout.font()
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        font.setBold(True)
-        self.readout.setFont(font)
+        fonts.relative(self.readout, 1.3, bold=True)
 
         self.kernel_editor = KernelEditor(self.lab, self)
         self.controls = Controls(self.lab, self)
         self.inspector = InspectorPanel(self)
-        self.inspector.setMinimumWidth(200)  # its tables scroll; the window must fit 1024 px
+        self.inspector.setMinimumWidth(160)  # its tables scroll; the window must fit 1024 px
 
-        bottom = QWidget(self)
+        self.bottom_row = bottom = QWidget(self)
+        bottom.setObjectName("controlsRow")
         row = QHBoxLayout(bottom)
         row.setContentsMargins(0, 0, 0, 0)
         self.editor_scroll = editor_scroll = _FittingScrollArea(self)
@@ -336,6 +339,7 @@ class MainWindow(QMainWindow):
             self.channel_acts[name] = act
         self.space_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
         self.space_shortcut.activated.connect(self._space)
+        self.presentation = Presentation(self)
 
     def create_menus(self) -> None:
         bar = self.menuBar()
@@ -371,6 +375,8 @@ class MainWindow(QMainWindow):
         self.view_menu = view_menu
         view_menu.addAction(self.fit_act)
         view_menu.addAction(self.one_act)
+        self.presentation.add_to_menu(view_menu)
+        view_menu.addSeparator()
         channel_menu = view_menu.addMenu("Input &channel")
         for act in self.channel_acts.values():
             channel_menu.addAction(act)
@@ -845,6 +851,33 @@ class MainWindow(QMainWindow):
             h, w = image.shape[:2]
             self.input_pane.view.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)
 
+    def zoom_in(self) -> None:
+        """Magnify the views (1.25 times) about their centre."""
+        self._zoom(1.25)
+
+    def zoom_out(self) -> None:
+        self._zoom(1 / 1.25)
+
+    def _zoom(self, factor: float) -> None:
+        self.input_pane.view.scaleBy((1 / factor, 1 / factor))
+
+    def show_status(self, text: str, ms: int = 10000) -> None:
+        self.statusBar().showMessage(text, ms)
+
+    def remembers(self) -> bool:
+        """Whether this window writes its state to QSettings (not for screenshots, --fresh
+        keeps the lab but still remembers the window's own things)."""
+        return self._restore_enabled
+
+    def apply_scale(self, scale: float) -> None:
+        """The window's own fixed sizes at interface scale ``scale``."""
+        for pane in (self.input_pane, self.output_pane):
+            pane.set_interface_scale(scale)
+        self.controls.setMaximumWidth(max(round(230 * scale),
+                                          self.controls.minimumSizeHint().width()))
+        self.inspector.setMinimumWidth(round(160 * min(scale, 1.5)))
+        QTimer.singleShot(0, self._editor_resized)
+
     def actual_size(self) -> None:
         if self.lab.image is None:
             return
@@ -1089,6 +1122,9 @@ class MainWindow(QMainWindow):
         if isinstance(state, QByteArray) and not state.isEmpty():
             if not self.restoreState(state):
                 notes.append("the docks' layout")
+        problem = self.presentation.restore_scale(s)
+        if problem:
+            notes.append(problem)
         raw = s.value(SETTINGS_KEY_LAB)
         if raw is not None:
             try:
@@ -1126,6 +1162,10 @@ class MainWindow(QMainWindow):
         frame, inner = self.frameGeometry(), self.geometry()
         extra_w = frame.width() - inner.width()
         extra_h = frame.height() - inner.height()
+        if extra_h == 0 and not self.isVisible():
+            # no frame yet (not shown): leave room for a title bar and borders; showEvent
+            # fits again once the window manager has said how big they are
+            extra_w, extra_h = FRAME_GUESS
         w = max(self.minimumSizeHint().width(),
                 min(inner.width(), available.width() - extra_w))
         h = max(self.minimumSizeHint().height(),
@@ -1186,6 +1226,21 @@ class MainWindow(QMainWindow):
             act = self.recent_menu.addAction(Path(f).name)
             act.setToolTip(f)
             act.triggered.connect(lambda _=False, p=f: self.open_image(p))
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            # the frame (title bar) is known only now: fit again, title bar included
+            QTimer.singleShot(0, self._fit_with_frame)
+            QTimer.singleShot(300, self._fit_with_frame)
+
+    def _fit_with_frame(self) -> None:
+        # only a real window manager's frame (offscreen windows, for tests and screenshots,
+        # are sized by the caller and may be larger than the virtual screen)
+        if QGuiApplication.platformName() != "offscreen" and \
+                self.frameGeometry().height() > self.geometry().height():
+            self.fit_to_screen()
 
     def closeEvent(self, event) -> None:  # noqa: N802
         if self._restore_enabled:

@@ -9,6 +9,7 @@ from PyQt6.QtGui import QColor, QPen
 from PyQt6.QtWidgets import QGraphicsRectItem, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from convdemo.colormaps import diverging_lut
+from convdemo.gui import fonts
 
 
 class ImagePane(QWidget):
@@ -22,9 +23,7 @@ class ImagePane(QWidget):
         layout.setSpacing(2)
         self.title = QLabel(title, self)
         self.title.setObjectName(f"{name}Title")
-        font = self.title.font()
-        font.setBold(True)
-        self.title.setFont(font)
+        fonts.relative(self.title, 1.1, bold=True)
         layout.addWidget(self.title)
         self.stack = QStackedWidget(self)
         self.graphics = pg.GraphicsLayoutWidget(self)
@@ -48,11 +47,22 @@ class ImagePane(QWidget):
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
         self.message.setMargin(16)
-        self.message.setStyleSheet("QLabel { background: #2b2b2b; color: #f0f0f0; "
-                                   "font-size: 14pt; }")
+        self._message_pt = 14
+        self._style_message(False)
         self.stack.addWidget(self.message)
         layout.addWidget(self.stack, 1)
         self._diverging = pg.ColorMap(np.linspace(0, 1, 256), diverging_lut(256))
+
+    def set_interface_scale(self, scale: float) -> None:
+        """The message's text at the interface scale."""
+        self._message_pt = round(14 * scale)
+        self._style_message(self._message_error)
+
+    def _style_message(self, error: bool) -> None:
+        self._message_error = error
+        colour = "#ff9c9c" if error else "#f0f0f0"
+        self.message.setStyleSheet(f"QLabel {{ background: #2b2b2b; color: {colour}; "
+                                   f"font-size: {self._message_pt}pt; }}")
 
     def show_image(self, rgb: np.ndarray, rect: tuple | None = None) -> None:
         self.image.setImage(rgb, autoLevels=False)
@@ -61,9 +71,7 @@ class ImagePane(QWidget):
         self.stack.setCurrentIndex(0)
 
     def show_message(self, text: str, error: bool = False) -> None:
-        colour = "#ff9c9c" if error else "#f0f0f0"
-        self.message.setStyleSheet(f"QLabel {{ background: #2b2b2b; color: {colour}; "
-                                   "font-size: 14pt; }")
+        self._style_message(error)
         self.message.setText(text)
         self.stack.setCurrentIndex(1)
 
@@ -77,11 +85,27 @@ class ImagePane(QWidget):
         self.colour_bar.setLevels((float(vmin), float(vmax)))
 
 
-def outline(colour: str, width: float = 2.0) -> QGraphicsRectItem:
-    """A hidden rectangle with a cosmetic pen, for receptive fields and hovered pixels."""
-    item = QGraphicsRectItem()
+class Outline(QGraphicsRectItem):
+    """A rectangle drawn with a cosmetic pen (its width in screen pixels at every zoom) over a
+    dark halo, so it stays visible on a white photo and on a dark one alike."""
+
+    def paint(self, painter, option, widget=None) -> None:  # noqa: D102 - Qt's method
+        halo = QPen(QColor(0, 0, 0, 190))
+        halo.setWidthF(self.pen().widthF() + 3.0)
+        halo.setCosmetic(True)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(halo)
+        painter.drawRect(self.rect())
+        painter.setPen(self.pen())
+        painter.drawRect(self.rect())
+
+
+def outline(colour: str, width: float = 3.0) -> Outline:
+    """A hidden rectangle at least ``width`` screen pixels thick, for receptive fields and
+    hovered pixels."""
+    item = Outline()
     pen = QPen(QColor(colour))
-    pen.setWidthF(width)
+    pen.setWidthF(max(3.0, width))
     pen.setCosmetic(True)
     item.setPen(pen)
     item.setZValue(10)
