@@ -66,6 +66,8 @@ CELL_TEXT_MIN = 22
 MIN_FONT = 10
 #: cell values are written only when they fit at this size or more (px)
 MIN_CELL_FONT = 10
+#: how much the interface scale may grow the scan's fonts (they already follow the canvas)
+MAX_TEXT_GROWTH = 1.25
 #: the dark edge around a window outline, at most (px); the yellow band is at most twice it
 _MAX_EDGE = 5
 
@@ -369,8 +371,10 @@ class _Sizes:
     gap: int
 
     @classmethod
-    def for_canvas(cls, width: int, height: int) -> _Sizes:
-        f = max(11, round(min(width / 50, height / 28)))
+    def for_canvas(cls, width: int, height: int, text_scale: float = 1.0) -> _Sizes:
+        # the fonts follow the canvas; the interface scale moves them by at most +25%, so the
+        # maps keep their room (at 250% the boxes would leave them 3-px cells)
+        f = max(11, round(min(width / 50, height / 28) * min(text_scale, MAX_TEXT_GROWTH)))
         return cls(base=f, title=f, head=max(MIN_FONT, round(0.75 * f)),
                    box=max(MIN_FONT, round(0.85 * f)), op=f,
                    kernel=max(MIN_FONT, round(0.6 * f)), band=max(MIN_FONT, round(0.7 * f)),
@@ -452,7 +456,7 @@ def _cell_font(texts, cell: float, max_size: int | None = None) -> int | None:
 
 
 def layout(model: ScanModel, width: int, height: int, *, note: str = "",
-           arithmetic: bool = True) -> Scene:
+           arithmetic: bool = True, text_scale: float = 1.0) -> Scene:
     """The scene for ``model``'s present state on a ``width x height`` px canvas.
 
     Parameters
@@ -466,6 +470,10 @@ def layout(model: ScanModel, width: int, height: int, *, note: str = "",
     arithmetic : bool
         Write the last step's multiply-and-sum (:meth:`ScanModel.arithmetic`) along the
         bottom.
+    text_scale : float
+        The interface scale (0.5 to 3; the window's Ctrl+= / Ctrl+-). The fonts already
+        follow the canvas (about 1/28 of its height); this scales them down freely and up by
+        at most :data:`MAX_TEXT_GROWTH`, so the maps keep most of the width.
 
     Returns
     -------
@@ -474,17 +482,20 @@ def layout(model: ScanModel, width: int, height: int, *, note: str = "",
     for name, v in (("width", width), ("height", height)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a whole number of pixels >= 1, not {v!r}")
+    if isinstance(text_scale, bool) or not isinstance(text_scale, (int, float)) or \
+            not 0.5 <= text_scale <= 3:
+        raise ValueError(f"text_scale must be 0.5 to 3, not {text_scale!r}")
     width, height = int(width), int(height)
-    sz = _Sizes.for_canvas(width, height)
+    sz = _Sizes.for_canvas(width, height, float(text_scale))
     b = _Builder(width, height)
     m = model
     x0, x1 = sz.margin, width - sz.margin
     y = sz.margin
     title, progress = _titles(m)
-    prog_w = text_width(progress, sz.title) + sz.gap
+    prog_w = text_width(progress, sz.head) + sz.gap
     b.text(x0, y, x1 - x0 - prog_w, round(1.3 * sz.title), title, sz.title, bold=True,
            align="left", tag="title")
-    b.text(x1 - prog_w, y, prog_w, round(1.3 * sz.title), progress, sz.title, MUTED,
+    b.text(x1 - prog_w, y, prog_w, round(1.3 * sz.title), progress, sz.head, MUTED,
            align="right", tag="progress")
     b.block("title", x0, y, x1 - x0, round(1.3 * sz.title))
     y += round(1.3 * sz.title)

@@ -188,7 +188,7 @@ def test_the_lecture_28x28_is_readable_at_1920x1080():
     assert scene.grids["input:grey"].cell >= 20 and scene.grids["output"].cell >= 20
     assert scene.grids["input:grey"].rows == 28 and scene.grids["output"].cols == 26
     sizes = {t.tag: t.size for t in scene.find(Text)}
-    assert sizes["title"] >= 34 and sizes["progress"] >= 34
+    assert sizes["title"] >= 34 and sizes["progress"] >= 26
     assert min(t.size for t in scene.find(Text, prefix="header:")) >= 26
     assert sizes["value:sum:grey"] >= 30 and sizes["value:relu:grey"] >= 30
     assert min(t.size for t in scene.find(Text, "value:kernel:grey")) >= 20
@@ -243,6 +243,24 @@ def test_pillow_render_draws_the_window_where_the_scene_says():
     g = scene.grids["input:grey"]
     cx, cy = g.x + 1.5 * g.cell, g.y + 1.2 * g.cell  # inside the white pixel, off its text
     assert tuple(img[round(cy), round(cx)]) == (255, 255, 255)
+
+
+@pytest.mark.parametrize("scale", [0.75, 1.5, 2.5])
+def test_text_scale_grows_the_fonts_and_everything_still_fits(scale):
+    m = ScanModel(RNG.random((28, 28), dtype=np.float32), Settings(pool="max", relu=True))
+    m.run_to(40)
+    base, scaled = layout(m, 1366, 768), layout(m, 1366, 768, text_scale=scale)
+    size = {t.tag: t.size for t in base.find(Text)}
+    grown = {t.tag: t.size for t in scaled.find(Text)}
+    assert grown["title"] == pytest.approx(size["title"] * min(scale, 1.25), abs=1)
+    assert (grown["value:sum:grey"] > size["value:sum:grey"]) == (scale > 1)
+    # the maps keep their room: at most a quarter smaller than at 100%
+    assert scaled.grids["input:grey"].cell >= 0.75 * base.grids["input:grey"].cell
+    for (na, a), (nb, b) in itertools.combinations(list(scaled.blocks.items()), 2):
+        assert not boxes_overlap(a, b), (na, nb)
+    _texts_fit_and_do_not_overlap(scaled)
+    with pytest.raises(ValueError, match="text_scale must be 0.5 to 3"):
+        layout(m, 1366, 768, text_scale=4)
 
 
 def test_bad_sizes_are_one_sentence():

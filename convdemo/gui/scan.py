@@ -97,6 +97,7 @@ class ScanCanvas(QWidget):
         super().__init__(parent)
         self.setObjectName("scanCanvas")
         self.model: ScanModel | None = None
+        self.text_scale = 1.0  # the interface scale (see set_text_scale)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(300, 200)
 
@@ -104,11 +105,21 @@ class ScanCanvas(QWidget):
         self.model = model
         self.update()
 
+    def set_text_scale(self, scale: float) -> None:
+        """Grow or shrink the scene's fonts with the interface scale (0.5 to 3); the fonts
+        already follow the canvas's size."""
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or \
+                not 0.5 <= scale <= 3:
+            raise ValueError(f"the text scale must be 0.5 to 3, not {scale!r}")
+        self.text_scale = float(scale)
+        self.update()
+
     def scene(self) -> Scene | None:
         """The scene for the present state and size (None without a model)."""
         if self.model is None:
             return None
-        return layout(self.model, max(1, self.width()), max(1, self.height()))
+        return layout(self.model, max(1, self.width()), max(1, self.height()),
+                      text_scale=self.text_scale)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
