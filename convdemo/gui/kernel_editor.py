@@ -43,6 +43,8 @@ PLANE_COLOURS = ("#c62828", "#2e7d32", "#1565c0")
 INVALID_STYLE = "QLineEdit { background: #ffb3b3; color: #000; border: 1px solid #c00; }"
 #: cell widths (before the interface scale) by kernel side
 CELL_WIDTH = {1: 64, 3: 58, 5: 46, 7: 40}
+#: ... in per-channel mode, where three grids stand side by side
+PLANE_CELL_WIDTH = {1: 52, 3: 46, 5: 38, 7: 34}
 
 
 def text_width(edit: QLineEdit, text: str | None = None) -> int:
@@ -74,9 +76,11 @@ class KernelGrid(QWidget):
     edited = pyqtSignal(int, int, float)
     widthChanged = pyqtSignal()
 
-    def __init__(self, prefix: str, parent: QWidget | None = None) -> None:
+    def __init__(self, prefix: str, parent: QWidget | None = None, *,
+                 compact: bool = False) -> None:
         super().__init__(parent)
         self._prefix = prefix
+        self._widths = PLANE_CELL_WIDTH if compact else CELL_WIDTH
         self._layout = QGridLayout(self)
         self._layout.setSpacing(3)
         self._layout.setContentsMargins(2, 2, 2, 2)
@@ -94,7 +98,7 @@ class KernelGrid(QWidget):
         self._scale = scale
         if self.cells:
             k = max(self.values.shape)
-            self._base_width = round(CELL_WIDTH.get(k, 36) * scale)
+            self._base_width = round(self._widths.get(k, 32) * scale)
             for row in self.cells:
                 for cell in row:
                     cell.setFixedWidth(self._base_width)
@@ -149,7 +153,7 @@ class KernelGrid(QWidget):
         k = max(kh, kw)
         self.values = np.zeros((kh, kw))
         self.committed = np.zeros((kh, kw))
-        self._base_width = round(CELL_WIDTH.get(k, 36) * self._scale)
+        self._base_width = round(self._widths.get(k, 32) * self._scale)
         self._layout.setSpacing(3 if k <= 3 else 2)
         for r in range(kh):
             row = []
@@ -278,7 +282,8 @@ class KernelEditor(QWidget):
             button.setStyleSheet("QPushButton { padding: 3px 4px; }")
             button.setMinimumWidth(10)
             self.presetButtons[name] = button
-        self.grids = [KernelGrid("")] + [KernelGrid(f"{ch}_") for ch in CHANNEL_NAMES]
+        self.grids = [KernelGrid("")] + [KernelGrid(f"{ch}_", compact=True)
+                                         for ch in CHANNEL_NAMES]
         self.planeLabels = []
         for i, grid in enumerate(self.grids):
             plane = None if i == 0 else i - 1
@@ -481,8 +486,10 @@ class KernelEditor(QWidget):
                 grid.show_values(k[:, :, i], force=force)
         else:
             self.grids[0].show_values(k, force=force)
-        self.grids[0].setVisible(not per_channel)
-        self.planes.setVisible(per_channel)
+        if self.planes.isHidden() == per_channel:  # the layout changes: the window makes room
+            self.grids[0].setVisible(not per_channel)
+            self.planes.setVisible(per_channel)
+            self.widthChanged.emit()
         self._check(self.perChannelCheck, per_channel)
         self.perChannelCheck.setEnabled(state.image is None or state.image.ndim == 3)
         self._check(self.flipCheck, state.settings.flip)

@@ -11,6 +11,7 @@ The constructor reads as a table of contents, as in Qt's application example.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -39,11 +40,12 @@ from convdemo.gui import fonts
 from convdemo.gui.controls import Controls
 from convdemo.gui.inspector import InspectorPanel
 from convdemo.gui.kernel_editor import KernelEditor
+from convdemo.gui.live_view import LiveView, live_extras
 from convdemo.gui.presentation import Presentation
 from convdemo.gui.qimage import to_pil, to_qimage
 from convdemo.gui.runner import Context, LatestWins
 from convdemo.gui.scan import ScanPanel
-from convdemo.gui.views import ImagePane, outline
+from convdemo.gui.views import outline
 from convdemo.inspection import inspect, inspect_pool
 from convdemo.lab import INPUT_CHANNELS, Change, ImageSource, Lab, LabState
 from convdemo.readout import formula_tooltip, readout, too_small_message
@@ -89,6 +91,9 @@ class Outcome:
     seconds: float
     factor: int = 1
     computed_shape: tuple = ()
+    #: what the Live layout needs beyond the result (partial maps, the conv map's display)
+    extras: dict = field(default_factory=dict, repr=False)
+    live: str = "output"
 
 
 def preview_factor(shape: tuple, target_pixels: int) -> int:
@@ -180,10 +185,9 @@ class MainWindow(QMainWindow):
 
     # ================================================================ construction
     def create_central(self) -> None:
-        self.input_pane = ImagePane("Input", "inputView", self)
-        self.output_pane = ImagePane("Output", "outputView", self)
-        self.output_pane.view.setXLink(self.input_pane.view)
-        self.output_pane.view.setYLink(self.input_pane.view)
+        self.live_view = LiveView(self)
+        self.input_pane = self.live_view.input_pane
+        self.output_pane = self.live_view.output_pane
         self.field_item = outline("#ffd400", 3.0)  # receptive field, on the input
         self.input_pane.view.addItem(self.field_item)
         # with pooling: the receptive field of the conv pixel that decides (inside field_item)
@@ -192,18 +196,10 @@ class MainWindow(QMainWindow):
         self.pixel_item = outline("#ffd400", 3.0)  # hovered output pixel
         self.output_pane.view.addItem(self.pixel_item)
 
-        views = QSplitter(Qt.Orientation.Horizontal, self)
-        views.setObjectName("viewSplitter")
-        views.addWidget(self.input_pane)
-        views.addWidget(self.output_pane)
-        views.setChildrenCollapsible(False)
-        views.setStretchFactor(0, 1)
-        views.setStretchFactor(1, 1)
-
         self.scan_panel = ScanPanel(self)
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("modeTabs")
-        self.tabs.addTab(views, "Live")
+        self.tabs.addTab(self.live_view, "Live")
         self.tabs.addTab(self.scan_panel, "Scan mode")
 
         self.readout = QLabel(self)
@@ -303,6 +299,10 @@ class MainWindow(QMainWindow):
                                "saveAction", "save the output as PNG (as shown) or .npy (raw)")
         self.copy_act = action("&Copy output", self.copy_output, "Ctrl+Shift+C", "copyAction",
                                "copy the output image to the clipboard")
+        self.export_view_act = action("Export &view as PNG (2x)…", self.export_view_dialog,
+                                      "Ctrl+Shift+E", "exportViewAction",
+                                      "a picture of what the main area shows, at twice the "
+                                      "screen's resolution, for slides")
         self.quit_act = action("&Quit", self.close, QKeySequence.StandardKey.Quit, "quitAction")
         self.undo_act = action("&Undo", self.undo, [QKeySequence.StandardKey.Undo],
                                "undoAction", "take back the last change")
@@ -362,6 +362,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.save_act)
         file_menu.addAction(self.copy_act)
+        file_menu.addAction(self.export_view_act)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_act)
 
@@ -418,7 +419,9 @@ class MainWindow(QMainWindow):
             lambda _k: QTimer.singleShot(0, self._editor_resized))
         self.kernel_editor.widthChanged.connect(
             lambda: QTimer.singleShot(0, self._editor_resized))
-        self.output_pane.graphics.scene().sigMouseMoved.connect(self._hovered)
+        for pane in (self.output_pane, *self.live_view.partial_panes, self.live_view.conv_pane):
+            pane.graphics.scene().sigMouseMoved.connect(
+                lambda pos, p=pane: self._hovered(pos, p))
         self.input_pane.graphics.scene().sigMouseMoved.connect(self._input_hovered)
         self.tabs.currentChanged.connect(self._tab_chosen)
         if self.cnn_panel is not None:
@@ -458,6 +461,7 @@ class MainWindow(QMainWindow):
             self.channel_acts[view.input_channel].setChecked(True)
             if change is None or change.old.view.input_channel != view.input_channel:
                 self._show_input()
+            self.live_view.set_mode(view.live)
         if fields & {"image", "settings", "view"}:
             self.schedule()
         if "pixel" in fields or "image" in fields:
@@ -660,14 +664,18 @@ class MainWindow(QMainWindow):
         settings = state.settings
         self.readout.setText(readout(state.image.shape, settings))
         self.readout.setToolTip(formula_tooltip(state.image.shape, settings))
-        key = (state.image, settings)
+        live = state.view.live
+        key = (state.image, settings, live)
         if self._submitted is not None and self._submitted[0] is key[0] and \
-                self._submitted[1] == settings:
+                self._submitted[1:] == key[1:]:
             if self.scan_panel.isVisible():
                 self.scan_panel.set_source(state.image, settings)
             return
         self._submitted = key
         self._generation += 1
+        # the last result stays on screen (its picture), but its numbers go now: a 40 MP
+        # result is 480 MB, and the new one is on its way
+        self.full_outcome = None
         gen, image = self._generation, state.image
         prepared = self._prepared_for(image)
         preview = prepared.preview if self._preview_worth_it(prepared) else None
@@ -683,8 +691,11 @@ class MainWindow(QMainWindow):
                     return
             t0 = time.perf_counter()
             result = pipeline.run(image, settings)
+            extras = live_extras(image, settings, result, live) if live != "output" else {}
+            if "display" in extras:  # the pooled map on the convolution's scale
+                result = dataclasses.replace(result, display=extras["display"])
             ctx.emit(Outcome(gen, image, settings, "full", result, time.perf_counter() - t0,
-                             1, image.shape))
+                             1, image.shape, extras, live))
 
         self.runner.submit(job, tag=gen)
         if self.tabs.currentWidget() is self.scan_panel:
@@ -728,6 +739,11 @@ class MainWindow(QMainWindow):
             title += " — mean of R, G, B" if result.raw.shape[2] == 3 else \
                 " — mean of the channels"
         self.output_pane.title.setText(title)
+        if outcome.stage == "full" and outcome.live != "output":
+            self.live_view.show_extras(
+                outcome, lambda fn, shape: fn(settings, outcome.image.shape).rect(shape))
+        else:
+            self.live_view.note.setText(self.live_view.describe(settings, outcome.image))
         self.shown_outcome = outcome
         self.timing_label.setText(f"{outcome.stage} {outcome.seconds * 1000:.0f} ms")
         if outcome.stage == "full":
@@ -919,8 +935,8 @@ class MainWindow(QMainWindow):
             self.scan_panel.toggle()
 
     # ================================================================ inspector
-    def _hovered(self, scene_pos) -> None:
-        vb = self.output_pane.view
+    def _hovered(self, scene_pos, pane=None) -> None:
+        vb = (pane or self.output_pane).view
         if not vb.sceneBoundingRect().contains(scene_pos):
             return
         p = vb.mapSceneToView(scene_pos)
@@ -993,6 +1009,8 @@ class MainWindow(QMainWindow):
                                     out_place.pitch_x, out_place.pitch_y)
             self.pixel_item.show()
             self.inspector.show_pool(pool, settings.display)
+            self.live_view.show_pool_window(conv_placement(settings, image_shape), pool.rows,
+                                            pool.cols)
             return True
         self.detail_item.hide()
         placement = conv_placement(settings, image_shape)
@@ -1027,6 +1045,7 @@ class MainWindow(QMainWindow):
         self.field_item.hide()
         self.detail_item.hide()
         self.pixel_item.hide()
+        self.live_view.window_item.hide()
 
     # ================================================================ export
     def _full_ready(self) -> bool:
@@ -1107,6 +1126,41 @@ class MainWindow(QMainWindow):
                 ok = True
         self.exported.emit(what, ok)
         return ok
+
+    def export_view_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the view", str(Path.home() /
+                                              "convdemo-view.png"), "PNG image (*.png)")
+        if path:
+            if not path.lower().endswith(".png"):
+                path += ".png"
+            self.export_view(path)
+
+    def export_view(self, path, scale: float = 2.0) -> bool:
+        """Save what the main area shows (the Live views or scan mode) as a PNG at ``scale``
+        times the screen's resolution (written atomically)."""
+        from PyQt6.QtCore import QBuffer, QIODevice
+        from PyQt6.QtGui import QColor, QPixmap
+
+        from convdemo import fileio
+
+        widget = self.tabs.currentWidget()
+        pixmap = QPixmap(round(widget.width() * scale), round(widget.height() * scale))
+        pixmap.setDevicePixelRatio(scale)
+        pixmap.fill(QColor("white"))
+        widget.render(pixmap)
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not pixmap.save(buffer, "PNG"):
+            self.show_status("Could not make the picture of the view.", 15000)
+            return False
+        data = bytes(buffer.data())
+        try:
+            fileio.atomic_write(path, lambda fh: fh.write(data))
+        except OSError as exc:
+            self.show_status(str(exc), 20000)
+            return False
+        self.show_status(f"Saved the view ({pixmap.width()}×{pixmap.height()}) to {path}")
+        return True
 
     # ================================================================ settings
     def read_settings(self) -> None:

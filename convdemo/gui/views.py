@@ -65,9 +65,15 @@ class ImagePane(QWidget):
                                    f"font-size: {self._message_pt}pt; }}")
 
     def show_image(self, rgb: np.ndarray, rect: tuple | None = None) -> None:
-        self.image.setImage(rgb, autoLevels=False)
-        if rect is not None:
-            self.image.setRect(QRectF(*rect))
+        """Show uint8 ``rgb`` ((H, W) or (H, W, 3)) in ``rect`` (x, y, w, h: input coordinates;
+        default: one unit per pixel)."""
+        if rect is None:
+            rect = (0.0, 0.0, float(rgb.shape[1]), float(rgb.shape[0]))
+        # never hand pyqtgraph a side over 32767 pixels: it would switch its automatic
+        # downsampling on for good, which turns uint8 into float and breaks every later paint
+        shown = rgb[::_step(rgb.shape[0]), ::_step(rgb.shape[1])]
+        self.image.setImage(np.ascontiguousarray(shown), autoLevels=False, autoDownsample=False)
+        self.image.setRect(QRectF(*rect))
         self.stack.setCurrentIndex(0)
 
     def show_message(self, text: str, error: bool = False) -> None:
@@ -83,6 +89,15 @@ class ImagePane(QWidget):
             vmin, vmax = (vmin - 0.5, vmin + 0.5) if np.isfinite(vmin) else (0.0, 1.0)
         self.colour_bar.setColorMap(self._diverging if diverging else self._grey)
         self.colour_bar.setLevels((float(vmin), float(vmax)))
+
+
+#: the longest side pyqtgraph (and QPainter) draws an image with, in pixels
+MAX_SHOWN_SIDE = 32767
+
+
+def _step(n: int) -> int:
+    """Every how many pixels to show along a side of ``n`` (1 unless it is over the limit)."""
+    return max(1, -(-n // MAX_SHOWN_SIDE))
 
 
 class Outline(QGraphicsRectItem):
