@@ -35,6 +35,7 @@ def register(subparsers) -> None:
         '  convdemo apply cat.jpg blur.png --kernel "1/9 1/9 1/9; 1/9 1/9 1/9; 1/9 1/9 1/9"'
         " --channels separate\n"
         "  convdemo apply digit.png fmap.npy --kernel sobel-x --relu --pool max\n"
+        "  convdemo apply cat.jpg atrous.png --kernel blur --dilation 3 --padding same\n"
         "\nsee `convdemo presets` for the kernel names",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="convdemo apply [options] [IN] OUT",
@@ -78,6 +79,15 @@ def add_settings_options(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="step between kernel positions (default: %(d)s)",
+    )
+    p.add_argument(
+        "--dilation",
+        type=_dilation,
+        default=None,
+        metavar="D",
+        help=f"spacing between the kernel's taps, 1 (an ordinary convolution) to {MAX_DILATION}: "
+        "a 3x3 kernel with dilation 2 reads 3x3 cells spread over 5x5; padding rules use that "
+        "span (default: %(d)s)",
     )
     p.add_argument(
         "--padding",
@@ -155,6 +165,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+#: the largest --dilation: a 15-cell kernel then spans 113 cells, far beyond any lesson
+MAX_DILATION = 8
+
+
+def _dilation(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_DILATION:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_DILATION}, not {text!r}"
+        )
+    return value
+
+
 def _padding(text: str) -> str | int:
     if text in ops.PADDINGS:
         return text
@@ -177,8 +203,8 @@ def _note(source: str, text: str) -> None:
 
 
 #: the options of ``apply`` that set a Settings field of the same name
-SETTING_OPTIONS = ("stride", "padding", "border", "channels", "flip", "bias", "relu", "pool",
-                   "pool_size", "display")
+SETTING_OPTIONS = ("stride", "dilation", "padding", "border", "channels", "flip", "bias", "relu",
+                   "pool", "pool_size", "display")
 
 
 def settings_from_args(args: argparse.Namespace, base: pipeline.Settings | None = None) \
@@ -230,7 +256,7 @@ def run_apply(args: argparse.Namespace) -> int:
         conv_shape, _ = pipeline.output_shapes(loaded.array.shape, settings)
         if 0 in conv_shape:
             why = "the kernel does not fit in the image; use --padding same or full, or a "
-            why += "smaller kernel or stride"
+            why += "smaller kernel, dilation or stride"
         else:
             why = "the pooling window does not fit in the convolution's result; use a "
             why += "smaller --pool-size or --pool none"
