@@ -59,7 +59,8 @@ class Window:
     ``stage`` is ``"conv"`` (the kernel window on the padded input: row 0 is the first padded
     row) or ``"pool"`` (the pool window on the convolution's output). ``rows`` and ``cols``
     are the rows and columns read (the window covers their product: ``len(rows) x
-    len(cols)`` cells); ``out`` is the (row, col) of the cell written.
+    len(cols)`` cells; with dilation ``d`` they are ``d`` apart and the cells between them,
+    the holes, are not read); ``out`` is the (row, col) of the cell written.
     """
 
     stage: str
@@ -95,7 +96,7 @@ class ScanModel:
         conv_channels = "separate" if settings.channels == "separate" else "sum"
         self.conv_shape = ops.output_shape(self.copy.shape, settings.kernel_array().shape,
                                            stride=settings.stride, padding=settings.padding,
-                                           channels=conv_channels)
+                                           channels=conv_channels, dilation=settings.dilation)
         self.shape = self.conv_shape  # the convolution's map (the older name)
         self.pool_shape: tuple | None = None
         if settings.pool != "none":
@@ -188,7 +189,7 @@ class ScanModel:
         if self._reference is None:
             s = self.settings
             conv = ops.conv2d(self.copy, s.kernel_array(), stride=s.stride, padding=s.padding,
-                              border=s.border, flip=s.flip, bias=s.bias,
+                              border=s.border, flip=s.flip, bias=s.bias, dilation=s.dilation,
                               channels="separate" if s.channels == "separate" else "sum")
             if s.relu:
                 conv = ops.relu(conv)

@@ -547,7 +547,9 @@ def _titles(m: ScanModel) -> tuple[str, str]:
     kh, kw = s.kernel_array().shape[:2]
     padding = s.padding if isinstance(s.padding, str) else f"padding {s.padding}"
     head = "1. Convolution" if m.pool_shape is not None else "Convolution"
-    title = f"{head} {w}×{h} → {ow}×{oh} ({kw}×{kh} kernel, {padding}, stride {s.stride})"
+    dilation = f" dilated {s.dilation}" if s.dilation != 1 else ""
+    title = (f"{head} {w}×{h} → {ow}×{oh} ({kw}×{kh} kernel{dilation}, {padding}, "
+             f"stride {s.stride})")
     return title, f"cell {min(m.position, m.n_conv)} of {m.n_conv}"
 
 
@@ -630,8 +632,10 @@ def _conv_stage(b: _Builder, m: ScanModel, sz: _Sizes, area) -> None:
         cols.append(_Column("label", "", fixed=text_width("G", sz.box, True) + sz.gap))
     cols.append(_Column("input", "input", cells=pw))
     cols.append(_Column("times", "", fixed=op_w))
-    cols.append(_Column("kernel", "kernel" + (" (flipped)" if s.flip else ""),
-                        kernel_cells=kw))
+    k_head = "kernel" + (" (flipped)" if s.flip else "")
+    if s.dilation != 1:  # the taps are d cells apart on the input: (k - 1)·d + 1 wide
+        k_head += f", dilation {s.dilation}"
+    cols.append(_Column("kernel", k_head, kernel_cells=kw))
     cols.append(_Column("equals", "", fixed=op_w))
     cols.append(box_col("sums", "Σ products"))
     bias_text = f"+ bias {format_number(s.bias)}"
@@ -884,8 +888,10 @@ def _outline_window(b: _Builder, g: Grid, rows, cols, tag: str) -> None:
     edge = max(1, round(thick / 2))  # at most _MAX_EDGE
     if rows == list(range(rows[0], rows[-1] + 1)) and cols == list(range(cols[0], cols[-1] + 1)):
         blocks = [(rows[0], cols[0], len(rows), len(cols))]
-    else:
+    else:  # dilated: the span in a thin line, each tap outlined, the holes left bare
         blocks = [(r, c, 1, 1) for r in rows for c in cols]
+        b.add(Rect(*g.rect(rows[0], cols[0], rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1),
+                   None, WINDOW, max(1, round(thick / 3)), f"span:{tag}"))
     for r, c, nr, nc in blocks:
         x, y, w, h = g.rect(r, c, nr, nc)
         b.add(Rect(x - edge, y - edge, w + 2 * edge, h + 2 * edge, None, WINDOW_EDGE, edge,

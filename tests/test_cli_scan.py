@@ -94,3 +94,10 @@ def test_help_shows_the_labs_defaults_never_none(capsys, command):
     text = " ".join(capsys.readouterr().out.split())
     assert "default: None" not in text
     assert "(default: separate, so --kernel identity" in text and "(default: clip;" in text
+
+
+def test_scan_with_dilation(capsys, tmp_path, digit):
+    code, out, err = run(capsys, "scan", digit, tmp_path / "d.gif", "--dilation", "2",
+                         "--padding", "same", "--size", "320x180", "--frames", "4")
+    assert code == 0 and err == ""
+    assert out.splitlines()[0] == "10×12 → conv 3×3, dilation 2, stride 1, same → 10×12"

@@ -120,3 +120,18 @@ def test_avg_pool_arithmetic_and_empty_pool():
     assert tiny.conv_shape == (1, 1) and tiny.n_pool == 0  # the window does not fit
     tiny.run_to_end()
     assert tiny.finished and tiny.stage == "conv"
+
+
+@pytest.mark.parametrize("padding", ["valid", "same", 1])
+def test_dilated_scan_is_the_engine(padding):
+    image = RNG.random((14, 11, 3), dtype=np.float32)
+    s = Settings(dilation=2, padding=padding, channels="separate", relu=True, pool="max") \
+        .replace(kernel=RNG.normal(size=(3, 3)))
+    m = ScanModel(image, s)
+    want = ops.relu(ops.conv2d(m.copy, s.kernel_array(), padding=padding, dilation=2,
+                               channels="separate"))
+    assert m.conv_shape == want.shape
+    m.run_to(m.n_conv)
+    np.testing.assert_allclose(m.output, want, atol=1e-5)
+    m.run_to_end()
+    np.testing.assert_allclose(m.pooled, ops.pool2d(want, 2), atol=1e-5)

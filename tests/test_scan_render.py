@@ -283,3 +283,25 @@ def test_a_15x15_kernel_leaves_the_maps_room_and_shortens_the_sum():
     assert " + … = " in line.text and line.text.endswith(f"{m.last.channel_sums[0]:.3f}")
     assert line.size >= 14
     _texts_fit_and_do_not_overlap(scene)
+
+
+@pytest.mark.parametrize("dilation, padding, stride", [(2, "valid", 1), (2, "same", 2),
+                                                        (3, "full", 1)])
+def test_a_dilated_window_outlines_its_taps_and_leaves_the_holes(dilation, padding, stride):
+    """Issue 12: scan mode draws the holes. Each tap is outlined; the cells between them are
+    inside the window's span but not outlined, and the sum is over the taps alone."""
+    image = RNG.random((12, 13), dtype=np.float32)
+    s = Settings(dilation=dilation, padding=padding, stride=stride).replace(
+        kernel=RNG.normal(size=(3, 3)))
+    m = ScanModel(image, s)
+    while m.step():
+        scene = layout(m, 1280, 720)
+        ins = m.last
+        taps = {(int(r) + m.pad_top, int(c) + m.pad_left) for r in ins.rows for c in ins.cols}
+        assert covered(scene, "input:grey", "window:grey") == taps
+        span = covered(scene, "input:grey", "span:window:grey")
+        assert len(span) == (2 * dilation + 1) ** 2 and taps <= span
+        assert len(span - taps) == (2 * dilation + 1) ** 2 - 9  # the holes
+        assert np.diff(ins.rows).tolist() == [dilation, dilation]
+    np.testing.assert_allclose(m.output, m.reference()[0], atol=1e-5)
+    assert f"dilated {dilation}" in layout(m, 1280, 720).find(Text, "title")[0].text
