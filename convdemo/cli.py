@@ -1,9 +1,9 @@
 """The ``convdemo`` command: the app by default, subcommands for headless work.
 
 ``convdemo [IMAGE] [--preset NAME] [--model NAME] [--screenshot PNG]`` opens the window.
-``convdemo apply|presets|summary|train|evaluate|predict ...`` work without a display.
+``convdemo apply|presets|summary|train|evaluate|predict|scan ...`` work without a display.
 
-Subcommands live in small modules (``cli_ops``, ``cli_model``) that each expose
+Subcommands live in small modules (``cli_ops``, ``cli_model``, ``cli_scan``) that each expose
 ``register(subparsers)``; this module owns the front door and the error policy:
 
 * exit 0 on success, 1 on failure, 2 on a usage error (argparse's own convention);
@@ -31,6 +31,7 @@ SUBCOMMAND_MODULES = {
     "train": "convdemo.cli_model",
     "evaluate": "convdemo.cli_model",
     "predict": "convdemo.cli_model",
+    "scan": "convdemo.cli_scan",
 }
 
 
@@ -50,6 +51,7 @@ def _gui_parser() -> argparse.ArgumentParser:
         "  train     train the CNN on MNIST or Fashion-MNIST\n"
         "  evaluate  test accuracy of a trained model\n"
         "  predict   classify an image with a trained model\n"
+        "  scan      write scan mode's animation of a convolution as a GIF\n"
         "\nAdd --debug to any command to see a traceback instead of a one-line error.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -49,6 +49,22 @@ def register(subparsers) -> None:
         help="a lab saved by the window (.convdemo): its image and settings; the options "
         "given here change them",
     )
+    add_settings_options(p)
+    p.set_defaults(func=run_apply)
+
+    q = subparsers.add_parser(
+        "presets",
+        help="list the kernel presets",
+        description="List every kernel preset: its name (for --kernel), its values (in the "
+        "syntax --kernel accepts) and what it does.",
+    )
+    q.set_defaults(func=run_presets)
+
+
+def add_settings_options(p: argparse.ArgumentParser) -> None:
+    """The options that set :class:`pipeline.Settings` fields (``--kernel``, ``--stride``,
+    ..., ``--display``; each None unless given): one definition for ``apply``, ``scan`` and
+    any other subcommand that runs the engine; :func:`settings_from_args` reads them back."""
     p.add_argument(
         "--kernel",
         default=None,
@@ -93,7 +109,7 @@ def register(subparsers) -> None:
         default=None,
         help="separate: each channel filtered on its own, like a photo filter; sum: one CNN "
         "neuron, the colour channels' results added into one map; gray: convert to grey "
-        "first (default: %(default)s, so --kernel identity gives back the photo)",
+        "first (default: %(d)s, so --kernel identity gives back the photo)",
     )
     p.add_argument(
         "--flip",
@@ -129,20 +145,11 @@ def register(subparsers) -> None:
         choices=imaging.DISPLAY_MODES,
         default=None,
         help="how signed results become a picture: clip to 0..1, normalize min..max, abs, "
-        "or diverging blue-white-red around 0 (default: %(default)s; ignored for .npy)",
+        "or diverging blue-white-red around 0 (default: %(d)s; ignored for .npy)",
     )
     for action in p._actions:  # the defaults are the lab's, shown where the help says "%(d)s"
         if action.help and "%(d)s" in action.help:
             action.help = action.help.replace("%(d)s", str(getattr(_DEFAULTS, action.dest)))
-    p.set_defaults(func=run_apply)
-
-    q = subparsers.add_parser(
-        "presets",
-        help="list the kernel presets",
-        description="List every kernel preset: its name (for --kernel), its values (in the "
-        "syntax --kernel accepts) and what it does.",
-    )
-    q.set_defaults(func=run_presets)
 
 
 # --------------------------------------------------------------------------- argument types
