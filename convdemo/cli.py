@@ -69,6 +69,10 @@ def _gui_parser() -> argparse.ArgumentParser:
         "--state", metavar="FILE", help="open a lab saved with File ▸ Save lab (.convdemo)"
     )
     parser.add_argument(
+        "--lesson", metavar="NAME|PATH", help="step through a lesson: `lecture` (shipped) or "
+        "a lesson file (PageDown/PageUp move on)"
+    )
+    parser.add_argument(
         "--fresh", action="store_true", help="start from the defaults this time, ignoring the "
         "remembered kernel, settings and model (they are kept for the next start)"
     )
@@ -103,6 +107,10 @@ def _run_gui(args: argparse.Namespace) -> int:
         from convdemo import statefile
 
         statefile.read_json(args.state)  # a missing or broken file: one sentence, before Qt
+    if args.lesson is not None:
+        from convdemo import lesson
+
+        lesson.load(args.lesson)  # a missing or broken lesson: one sentence, before Qt
     if args.preset is not None:
         from convdemo.kernels import PRESETS
 
@@ -131,7 +139,7 @@ def _run_gui(args: argparse.Namespace) -> int:
 
     return run_app(
         image=args.image, preset=args.preset, model=args.model, screenshot=args.screenshot,
-        fresh=args.fresh, state=args.state,
+        fresh=args.fresh, state=args.state, lesson=args.lesson,
     )
 
 
