@@ -63,10 +63,9 @@ class ZoomBar(QWidget):
         row.addWidget(self.buttons["zoomOne"])
 
     def place(self) -> None:
-        """Top-right corner of the parent (the view), inside its margin."""
+        """Top-left corner of the parent (the view), clear of the colour bar on the right."""
         self.adjustSize()
-        parent = self.parentWidget()
-        self.move(parent.width() - self.width() - 8, 8)
+        self.move(8, 8)
         self.raise_()
 
 
