@@ -92,6 +92,8 @@ class LessonPanel(QWidget):
                            "border-top: 1px solid #e0c36a; }")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
 
+        for button in (self.prev_button, self.next_button, self.close_button):
+            fonts.relative(button, 1.0)  # a styled parent keeps the app font from them
         top = QHBoxLayout()
         top.addWidget(self.prev_button)
         top.addWidget(self.step_label, 1)

@@ -55,6 +55,8 @@ class ZoomBar(QWidget):
             self.buttons[name] = button
         self.label = QLabel("100%", self)
         self.label.setObjectName("zoomLabel")
+        for widget in (*self.buttons.values(), self.label):
+            fonts.relative(widget, 1.0)  # the bar's style sheet keeps the app font from them
         self.label.setToolTip("screen pixels per image pixel")
         row.addWidget(self.buttons["zoomOut"])
         row.addWidget(self.label)
