@@ -391,7 +391,7 @@ class Model:
         """A Keras-style summary table: layer (type), output shape, parameter count."""
         width = 70
         rule, double = "_" * width, "=" * width
-        lines = [f'Model: "{self.arch}"', rule]
+        lines = ['Model: "sequential"', rule]  # Keras's name for a Sequential model
         lines.append(f"{' Layer (type)':<34}{'Output Shape':<24}Param #")
         lines.append(double)
         for i, (layer, shape) in enumerate(zip(self.layers, self.shapes, strict=True)):
