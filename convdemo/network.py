@@ -492,8 +492,8 @@ class ConvPixel:
         value = activation(pre)         (relu: max(pre, 0); linear: pre)
 
     ``rows``/``cols`` are the rows and cols of ``source`` (the stage the layer reads) under
-    the window: ``row * s - pad + a`` for ``a`` in ``0..kh-1`` (may be outside it when the
-    layer pads). ``model_value`` is the value the
+    the kernel's taps: ``row * s - pad + a * d`` for ``a`` in ``0..kh-1`` (stride ``s``,
+    dilation ``d``; may be outside it when the layer pads). ``model_value`` is the value the
     model's float32 forward gave for this stage (before or after the activation, as
     ``after_activation``).
     """
@@ -723,18 +723,15 @@ def _conv_pixel(st, info, layer, params, before, idx, after, model_value) -> Con
     x = before.values
     row, col, j = idx
     k, s, pads, d = _window(layer, x.shape)
-    if d != (1, 1):
-        raise ValueError(f"{info.name} is dilated; the pixel arithmetic of a dilated "
-                         "convolution is not shown yet")
     kernel = np.asarray(params["kernel"])[:, :, :, j]
     bias = float(np.asarray(params["bias"])[j]) if "bias" in params else 0.0
     pad = (pads[0], pads[1])
+    if s[0] != s[1] or pad[0] != pad[1] or d[0] != d[1]:
+        raise ValueError(f"{info.name} has different row and column strides, paddings or "
+                         "dilations; its pixel arithmetic is not shown yet")
     settings = Settings(kernel=freeze_kernel(kernel), stride=s[0], padding=pad[0],
-                        border="zeros", channels="sum", bias=bias,
+                        border="zeros", channels="sum", bias=bias, dilation=d[0],
                         relu=info.activation == "relu")
-    if s[0] != s[1] or pad[0] != pad[1]:
-        raise ValueError(f"{info.name} has different row and column strides or paddings; "
-                         "its pixel arithmetic is not shown yet")
     ins = inspect(x, settings, row, col)
     pre = ins.total
     act = info.activation or "linear"
