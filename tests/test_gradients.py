@@ -289,10 +289,10 @@ def test_backward_from_checks_its_arguments():
         m.backward_from(None, np.zeros((1, 10)))
     m.forward(np.zeros((2, 28, 28, 1), np.float32), cache=True)
     assert list(m.outputs) == m.layer_names
-    m.predict(np.zeros((1, 28, 28), np.float32))
-    with pytest.raises(ValueError, match="predict, logits and activations do not keep"):
-        m.backward_from(None, np.zeros((2, 10)))
-    m.forward(np.zeros((2, 28, 28, 1), np.float32), cache=True)
+    before = m.backward_from(None, np.ones((2, 10), np.float32))
+    m.predict(np.ones((3, 28, 28), np.float32))  # inference leaves the caches alone
+    m.activations(np.ones((1, 28, 28), np.float32))
+    np.testing.assert_array_equal(m.backward_from(None, np.ones((2, 10), np.float32)), before)
     with pytest.raises(ValueError, match=r"shape \(2, 10\)"):
         m.backward_from(None, np.zeros((1, 10)))
     with pytest.raises(ValueError, match="no layer 'conv9'"):
@@ -329,3 +329,22 @@ def test_colour_lecture_variant_cross_entropy_gradient():
         for k in picks:
             index = np.unravel_index(k, value.shape)
             assert got[index] == pytest.approx(_numeric(loss, value, index), rel=1e-5, abs=1e-9)
+
+
+def test_inference_between_a_training_forward_and_its_backward_changes_nothing():
+    """The window may show predictions while a worker thread trains the same model."""
+    rng = np.random.default_rng(0)
+    x, other = rng.random((4, 28, 28, 1), np.float32), rng.random((2, 28, 28), np.float32)
+    grads = []
+    for interleave in (False, True):
+        m = cnn.build("deep", seed=1)
+        p = m.forward(x, training=True, rng=np.random.default_rng(5))
+        if interleave:
+            m.predict(other)
+            m.activations(other)
+        g = m.layers[-1].backward_logits(p - np.eye(10, dtype=np.float32)[[1, 2, 3, 4]])
+        for layer in reversed(m.layers[:-1]):
+            g = layer.backward(g)
+        grads.append({k: layer.grads[p_].copy() for k, layer, p_ in m.named_params()})
+    for key in grads[0]:
+        np.testing.assert_array_equal(grads[0][key], grads[1][key])

@@ -8,7 +8,8 @@ Every layer has
 * ``forward(x, training=False, rng=None, *, cache=None)``: the output. With ``training``
   (dropout active) or ``cache=True`` (dropout off) it keeps what ``backward`` needs.
   A cache made by a training forward is dropped by the backward that uses it; one made
-  with ``cache=True`` stays until the next forward, so several gradients can be taken.
+  with ``cache=True`` stays until the next caching forward, so several gradients can be
+  taken. A forward without a cache (inference) neither reads nor changes the cache.
 * ``backward(grad)``: given dL/d(output) of the last cached forward, fills
   ``layer.grads`` (dL/d(parameter), same shapes as ``layer.params``) and returns
   dL/d(input), or ``None`` when ``needs_input_grad`` is False (the first layer in training).
@@ -276,10 +277,11 @@ class Layer:
 
     # ---- the cache
     def _keep(self, training: bool, cache) -> bool:
+        """Whether this forward keeps a cache. A forward that does not leaves the cache of
+        an earlier one alone, so inference never disturbs a backward in progress."""
         keep = training if cache is None else bool(cache)
-        self._persist = keep and not training
-        if not keep:
-            self._cache = None
+        if keep:
+            self._persist = not training
         return keep
 
     def _peek(self):

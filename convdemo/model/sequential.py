@@ -222,8 +222,9 @@ class Model:
         ``training=True`` turns dropout on (``rng`` draws its masks) and keeps what the
         trainer's backward needs. ``cache=True`` keeps it without dropout (inference
         semantics), for :meth:`backward_from`, and keeps every layer's output in
-        ``model.outputs`` (name -> array, as :meth:`activations` gives them). Any other
-        forward, :meth:`predict`, :meth:`logits` or :meth:`activations` drops the caches.
+        ``model.outputs`` (name -> array, as :meth:`activations` gives them). A forward
+        without either, :meth:`predict`, :meth:`logits` and :meth:`activations` leave the
+        caches alone (they may run while another thread trains this model).
         """
         if x.ndim != 4 or x.shape[1:] != self.input_shape:
             h, w, c = self.input_shape
@@ -232,20 +233,21 @@ class Model:
         if need > _CHECK_ABOVE:
             budget.check(need, f"a forward pass on {x.shape[0]:,} images")
         keep = training or cache
-        self.outputs = {}
+        outputs = {}
         for layer in self.layers:
             x = layer.forward(x, training, rng, cache=keep)
             if cache and not training:
-                self.outputs[layer.name] = x
-        self._cached = x.shape[0] if keep else None
+                outputs[layer.name] = x
+        if keep:
+            self._cached, self.outputs = x.shape[0], outputs
         return x
 
     def backward_from(self, layer_name: str | None, grad: np.ndarray, *,
                       pre_activation: bool = False, until: str | None = None) -> np.ndarray:
         """The gradient with respect to the model's input, given one at a layer's output.
 
-        Call :meth:`forward` with ``cache=True`` first (it may be followed by any number of
-        ``backward_from`` calls: the caches stay until the next forward).
+        Call :meth:`forward` with ``cache=True`` first; any number of ``backward_from``
+        calls may follow (the caches stay until the next caching forward).
 
         Parameters
         ----------
@@ -274,8 +276,7 @@ class Model:
         if stop >= end:
             raise ValueError(f"until={until!r} must name a layer before {self.layers[end].name!r}")
         if self._cached is None:
-            raise ValueError("backward_from needs a forward(x, cache=True) first (predict, "
-                             "logits and activations do not keep the caches)")
+            raise ValueError("backward_from needs a forward(x, cache=True) first")
         grad = np.asarray(grad)
         want = (self._cached, *self.shapes[end])
         if grad.shape != want:
@@ -303,7 +304,6 @@ class Model:
 
     def _batched(self, x, batch_size: int, run) -> np.ndarray:
         x = self.as_batch(x)
-        self.clear_cache()
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a whole number >= 1, not {batch_size!r}")
         batch_size = min(batch_size, max(1, x.shape[0]))
@@ -338,7 +338,6 @@ class Model:
         they are before it (the last layer then holds the logits). Dropout is the identity.
         """
         x = self.as_batch(x)
-        self.clear_cache()
         out = {}
         for layer in self.layers:
             act = getattr(layer, "activation", "linear")
