@@ -205,13 +205,16 @@ class Model:
 
     def _bytes(self, n: int, itemsize: int) -> int:
         """A generous estimate of a forward's memory for ``n`` images: every output twice
-        (the value and a cache or gradient) plus each convolution's im2col matrix."""
+        (the value and a cache or gradient), each padded input, each im2col matrix."""
         per = 0
         for layer, shape, out in zip(self.layers, self.in_shapes, self.shapes, strict=True):
             per += 2 * math.prod(out)
+            if hasattr(layer, "_geometry"):  # Conv2D and pooling
+                ((t, b), (left, r)), _ = layer._geometry(shape[0], shape[1])
+                per += (shape[0] + t + b) * (shape[1] + left + r) * shape[2]
             if isinstance(layer, Conv2D):
                 kh, kw = layer.kernel_size
-                per += math.prod(out[:2]) * kh * kw * shape[2] + math.prod(shape)
+                per += math.prod(out[:2]) * kh * kw * shape[2]
         return n * per * itemsize
 
     def forward(self, x: np.ndarray, training: bool = False, rng=None, *,
