@@ -411,3 +411,15 @@ def test_copy_is_independent():
     assert m.layer("conv2d").params["kernel"].any() and m.labels[0] == "a"
     x = np.zeros((1, 28, 28), np.float32)
     assert twin.predict(x).shape == (1, 10)
+
+
+def test_a_batch_too_large_for_the_budget_is_refused_before_it_runs(monkeypatch):
+    monkeypatch.setenv("CONVDEMO_MAX_MEMORY", "100M")
+    m = cnn.build([{"type": "Input", "shape": [1, 1, 1]},
+                   {"type": "Conv2D", "filters": 1, "kernel_size": 1, "strides": 255,
+                    "padding": 4096}, {"type": "Flatten"}])
+    assert m.shapes == [(33, 33, 1), (1089,)]  # a small output from a 8193x8193 padded input
+    with pytest.raises(ValueError, match=r"a batch of 10 images would need 2\.5 GB"):
+        m.predict(np.zeros((10, 1, 1, 1), np.float32))
+    with pytest.raises(ValueError, match=r"a forward pass on 20 images would need"):
+        m.forward(np.zeros((20, 1, 1, 1), np.float32))
