@@ -70,7 +70,7 @@ def _flag(v):
 
 
 def _names(v):
-    return isinstance(v, list) and all(isinstance(s, str) and len(s) <= 200 for s in v)
+    return isinstance(v, list) and all(isinstance(s, str) and len(s) <= 1000 for s in v)
 
 
 #: the metadata keys convdemo reads, with what each must be (None is allowed for the
@@ -80,7 +80,7 @@ _META_TYPES = {
     "spec": ("a list of layers", lambda v: isinstance(v, list)),
     "arch": ("text", _text),
     "dtype": (f"one of {', '.join(_DTYPES)}", lambda v: v in _DTYPES),
-    "labels": ("a list of class names (text of at most 200 characters)", _names),
+    "labels": ("a list of class names (text of at most 1000 characters)", _names),
     "dataset": ("text", _text),
     "date": ("text", _text),
     "command": ("text", _text),
