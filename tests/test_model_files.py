@@ -227,3 +227,26 @@ def test_loading_checks_the_memory_budget(tmp_path, monkeypatch):
     monkeypatch.setenv("CONVDEMO_MAX_MEMORY", "1M")
     with pytest.raises(ValueError, match=r"cannot load model .*m.npz: .*would need 2\.6 MB"):
         cnn.load(path)
+
+
+@pytest.mark.slow  # loads MNIST and trains a little
+def test_a_failed_train_out_keeps_the_good_model_it_would_replace(tmp_path, monkeypatch, capsys):
+    """`convdemo train --out good.npz` on a full disk: one sentence, and good.npz intact."""
+    from tests.conftest import MNIST_DIR, require
+
+    require((MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file(), f"MNIST in {MNIST_DIR}")
+    good = cnn.build("seed", seed=1).save(tmp_path / "good.npz")
+    before = good.read_bytes()
+
+    def full_disk(fh, **arrays):
+        fh.write(b"PK\x03\x04 half a model")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", full_disk)
+    argv = ["train", "--dataset", "mnist", "--data", str(MNIST_DIR), "--epochs", "1",
+            "--limit", "256", "--out", str(good)]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {good}: the disk is full" in err and "internal error" not in err
+    assert good.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["good.npz"]
