@@ -63,6 +63,13 @@ def _gui_parser() -> argparse.ArgumentParser:
         "--screenshot", metavar="PNG", help="render the window at 1280x800 once the first "
         "results are shown, save it to PNG and exit (works headless)"
     )
+    parser.add_argument(
+        "--state", metavar="FILE", help="open a lab saved with File ▸ Save lab (.convdemo)"
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="start from the defaults this time, ignoring the "
+        "remembered kernel, settings and model (they are kept for the next start)"
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
@@ -90,6 +97,10 @@ def _run_gui(args: argparse.Namespace) -> int:
 
     if args.image is not None and not Path(args.image).is_file():
         raise CLIError(f"cannot open {args.image}: no such file")
+    if args.state is not None:
+        from convdemo import statefile
+
+        statefile.read_json(args.state)  # a missing or broken file: one sentence, before Qt
     if args.preset is not None:
         from convdemo.kernels import PRESETS
 
@@ -117,7 +128,8 @@ def _run_gui(args: argparse.Namespace) -> int:
     from convdemo.gui.app import run_app
 
     return run_app(
-        image=args.image, preset=args.preset, model=args.model, screenshot=args.screenshot
+        image=args.image, preset=args.preset, model=args.model, screenshot=args.screenshot,
+        fresh=args.fresh, state=args.state,
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convdemo import imaging, kernels, ops, pipeline
+from convdemo import imaging, kernels, limits, ops, pipeline
 from convdemo.cli import PROG
 from convdemo.readout import readout
 
@@ -37,79 +37,93 @@ def register(subparsers) -> None:
         "  convdemo apply digit.png fmap.npy --kernel sobel-x --relu --pool max\n"
         "\nsee `convdemo presets` for the kernel names",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="convdemo apply [options] [IN] OUT",
     )
-    p.add_argument("input", metavar="IN", help="image file (any format Pillow reads)")
-    p.add_argument("output", metavar="OUT", help="result: .png (or another image type) or .npy")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="the image file (any format Pillow reads; optional with --state, which "
+                   "has its own image) and the result: .png (or another image type) or .npy")
+    p.add_argument(
+        "--state",
+        metavar="FILE",
+        help="a lab saved by the window (.convdemo): its image and settings; the options "
+        "given here change them",
+    )
     p.add_argument(
         "--kernel",
-        default="identity",
+        default=None,
         metavar="K",
         help='a preset name, or rows of numbers like "0 -1 0; -1 5 -1; 0 -1 0" (rows split by '
-        "';', fractions like 1/9 allowed; 1 to 15 cells a side) (default: identity)",
+        f"';', fractions like 1/9 allowed; 1 to {limits.MAX_KERNEL_SIDE} cells a side) "
+        "(default: identity)",
     )
     p.add_argument(
         "--stride",
         type=_positive_int,
-        default=_DEFAULTS.stride,
+        default=None,
         metavar="N",
-        help="step between kernel positions (default: %(default)s)",
+        help="step between kernel positions (default: %(d)s)",
     )
     p.add_argument(
         "--padding",
         type=_padding,
-        default=_DEFAULTS.padding,
+        default=None,
         metavar="P",
         help="valid (none), same (TensorFlow's rule: output = ceil(input / stride)), full "
-        "(k - 1 a side) or a number of cells on every side (default: %(default)s)",
+        "(k - 1 a side) or a number of cells on every side (default: %(d)s)",
     )
     p.add_argument(
         "--border",
         choices=ops.BORDERS,
-        default=_DEFAULTS.border,
-        help="what padded cells hold (default: %(default)s)",
+        default=None,
+        help="what padded cells hold (default: %(d)s)",
     )
     p.add_argument(
         "--channels",
         choices=pipeline.CHANNEL_MODES,
-        default=_DEFAULTS.channels,
+        default=None,
         help="separate: each channel filtered on its own, like a photo filter; sum: one CNN "
         "neuron, the colour channels' results added into one map; gray: convert to grey "
         "first (default: %(default)s, so --kernel identity gives back the photo)",
     )
     p.add_argument(
         "--flip",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="true convolution (kernel rotated 180 degrees) instead of the "
         "cross-correlation CNNs use",
     )
     p.add_argument(
         "--bias",
         type=float,
-        default=_DEFAULTS.bias,
+        default=None,
         metavar="X",
-        help="added to every output value (default: %(default)s)",
+        help="added to every output value (default: %(d)s)",
     )
-    p.add_argument("--relu", action="store_true", help="apply ReLU: negative values become 0")
+    p.add_argument("--relu", action=argparse.BooleanOptionalAction, default=None,
+                   help="apply ReLU: negative values become 0")
     p.add_argument(
         "--pool",
         choices=pipeline.POOL_MODES,
-        default=_DEFAULTS.pool,
-        help="pooling after the convolution (default: %(default)s)",
+        default=None,
+        help="pooling after the convolution (default: %(d)s)",
     )
     p.add_argument(
         "--pool-size",
         type=_positive_int,
-        default=_DEFAULTS.pool_size,
+        default=None,
         metavar="N",
-        help="pooling window and stride (default: %(default)s)",
+        help="pooling window and stride (default: %(d)s)",
     )
     p.add_argument(
         "--display",
         choices=imaging.DISPLAY_MODES,
-        default=_DEFAULTS.display,
+        default=None,
         help="how signed results become a picture: clip to 0..1, normalize min..max, abs, "
         "or diverging blue-white-red around 0 (default: %(default)s; ignored for .npy)",
     )
+    for action in p._actions:  # the defaults are the lab's, shown where the help says "%(d)s"
+        if action.help and "%(d)s" in action.help:
+            action.help = action.help.replace("%(d)s", str(getattr(_DEFAULTS, action.dest)))
     p.set_defaults(func=run_apply)
 
     q = subparsers.add_parser(
@@ -155,28 +169,52 @@ def _note(source: str, text: str) -> None:
     print(f"{PROG}: note: {source}: {text}", file=sys.stderr)
 
 
+#: the options of ``apply`` that set a Settings field of the same name
+SETTING_OPTIONS = ("stride", "padding", "border", "channels", "flip", "bias", "relu", "pool",
+                   "pool_size", "display")
+
+
+def settings_from_args(args: argparse.Namespace, base: pipeline.Settings | None = None) \
+        -> pipeline.Settings:
+    """The Settings the options ask for: ``base`` (default ``Settings()``) with every option
+    that was given put in."""
+    base = pipeline.Settings() if base is None else base
+    given = {name: getattr(args, name) for name in SETTING_OPTIONS
+             if getattr(args, name, None) is not None}
+    if args.kernel is not None:
+        given["kernel"] = kernels.parse_kernel(args.kernel)
+    elif args.state is None:
+        given["kernel"] = kernels.parse_kernel("identity")
+    return base.replace(**given)
+
+
 def run_apply(args: argparse.Namespace) -> int:
     """Handler of ``convdemo apply``; returns the exit code (errors are raised)."""
-    kernel = kernels.parse_kernel(args.kernel)
-    out = Path(args.output)
+    if len(args.paths) > 2:
+        raise ValueError("apply takes an image and an output file, not "
+                         f"{len(args.paths)} paths")
+    state = None
+    if args.state is not None:
+        from convdemo import statefile
+
+        state, notes = statefile.load(args.state)
+        for note in notes:
+            _note(args.state, note)
+    if len(args.paths) == 1 and (state is None or state.image is None):
+        raise ValueError("give the image and the output file (or --state with a lab that "
+                         "has an image)")
+    out = Path(args.paths[-1])
     if out.parent != Path("") and not out.parent.is_dir():
         raise ValueError(f"cannot write {out}: the folder {out.parent} does not exist")
     if out.is_dir():
         raise ValueError(f"cannot write {out}: it is a folder; give a file name ending in .png")
-    settings = pipeline.Settings(
-        stride=args.stride,
-        padding=args.padding,
-        border=args.border,
-        channels=args.channels,
-        flip=args.flip,
-        bias=args.bias,
-        relu=args.relu,
-        pool=args.pool,
-        pool_size=args.pool_size,
-        display=args.display,
-    ).replace(kernel=kernel)
-
-    loaded = imaging.load_image(args.input)
+    settings = settings_from_args(args, state.settings if state is not None else None)
+    if len(args.paths) == 1:
+        loaded = imaging.LoadedImage(state.image)
+        args.input = args.state
+    else:
+        args.input = args.paths[0]
+        loaded = imaging.load_image(args.input)
     for note in loaded.notes:
         _note(args.input, note)
     result = pipeline.run(loaded.array, settings)

@@ -20,14 +20,15 @@ __all__ = [
     "DISPLAY_MODES",
     "Display",
     "LoadedImage",
-    "diverging_lut",
     "diverging_extent",
     "DIVERGING_PERCENTILE",
+    "downsample",
     "image_from_pil",
     "load_image",
     "save_output",
     "to_display",
     "to_gray",
+    "to_u8",
 ]
 
 DISPLAY_MODES = ("clip", "normalize", "abs", "diverging")
@@ -255,17 +256,86 @@ def _pil_to_float(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.nda
     return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0, None
 
 
+def downsample(image: np.ndarray, *, factor: int | None = None,
+               shape: tuple[int, int] | None = None) -> np.ndarray:
+    """A smaller copy of ``image`` by a box filter: each new pixel is the mean of the source
+    pixels it covers. The one downsampling routine (previews, thumbnails, the scan's
+    pixelated copy, photos over the pixel limit).
+
+    Parameters
+    ----------
+    image : numpy.ndarray, float32, (H, W) or (H, W, C)
+    factor : int, optional
+        Shrink by this whole factor (``H // factor`` rows; a last partial block is dropped),
+        summed as ``factor`` strided slices per axis: fast, for previews and thumbnails.
+    shape : (int, int), optional
+        The ``(rows, cols)`` wanted instead (Pillow's BOX resampling, which weights partial
+        pixels).
+
+    Returns
+    -------
+    numpy.ndarray, float32, C-contiguous
+        ``image`` itself when nothing shrinks.
+    """
+    if (factor is None) == (shape is None):
+        raise ValueError("give downsample either factor or shape")
+    if factor is not None:
+        if factor <= 1:
+            return image
+        h = image.shape[0] // factor * factor
+        w = image.shape[1] // factor * factor
+        if h == 0 or w == 0:
+            raise ValueError(f"cannot shrink a {image.shape[1]}x{image.shape[0]} image by "
+                             f"{factor}")
+        rows = np.zeros((h // factor, w) + image.shape[2:], dtype=np.float32)
+        for i in range(factor):
+            rows += image[i:h:factor, :w]
+        out = np.zeros((h // factor, w // factor) + image.shape[2:], dtype=np.float32)
+        for j in range(factor):
+            out += rows[:, j:w:factor]
+        out *= np.float32(1.0 / (factor * factor))
+        return out
+    nh, nw = max(1, int(shape[0])), max(1, int(shape[1]))
+    if (nh, nw) == image.shape[:2]:
+        return np.ascontiguousarray(image, dtype=np.float32)
+    planes = image[:, :, None] if image.ndim == 2 else image
+    out = np.stack(
+        [np.asarray(Image.fromarray(np.ascontiguousarray(planes[:, :, i], dtype=np.float32),
+                                    mode="F").resize((nw, nh), Image.Resampling.BOX))
+         for i in range(planes.shape[2])],
+        axis=-1,
+    )
+    return np.ascontiguousarray(out[:, :, 0] if image.ndim == 2 else out, dtype=np.float32)
+
+
 def _downsample(arr: np.ndarray, max_pixels: int) -> tuple[np.ndarray, tuple[int, int]]:
     h, w = arr.shape[:2]
     scale = (max_pixels / (h * w)) ** 0.5
     nh, nw = max(1, int(h * scale)), max(1, int(w * scale))
-    planes = [arr] if arr.ndim == 2 else [arr[:, :, i] for i in range(arr.shape[2])]
-    small = []
-    for plane in planes:  # BOX: each new pixel is the mean of the source pixels it covers
-        pil = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32))
-        small.append(np.asarray(pil.resize((nw, nh), Image.Resampling.BOX)))
-    out = small[0] if arr.ndim == 2 else np.stack(small, axis=2)
-    return out.astype(np.float32), (nh, nw)
+    return downsample(arr, shape=(nh, nw)), (nh, nw)
+
+
+def to_u8(x: np.ndarray) -> np.ndarray:
+    """float 0..1 -> uint8 0..255 (rounded), in row bands through one small float32 buffer.
+
+    Written out because ``(np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)`` makes three
+    full-size temporaries (a 40 MP photo would need 1.4 GB more for a moment); on a 12 MP
+    photo this is ten times faster.
+    """
+    x = np.asarray(x)
+    out = np.empty(x.shape, np.uint8)
+    if x.size == 0:
+        return out
+    rows = max(1, (1 << 18) // max(1, x[0].size))
+    buf = np.empty((min(rows, x.shape[0]),) + x.shape[1:], np.float32)
+    for r0 in range(0, x.shape[0], rows):
+        r1 = min(r0 + rows, x.shape[0])
+        y = buf[: r1 - r0]
+        np.multiply(x[r0:r1], np.float32(255), out=y, dtype=np.float32)
+        np.clip(y, 0, 255, out=y)
+        y += np.float32(0.5)
+        np.copyto(out[r0:r1], y, casting="unsafe")
+    return out
 
 
 def to_gray(image) -> np.ndarray:
@@ -296,29 +366,6 @@ def to_gray(image) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- display
-
-
-def diverging_lut(n: int = 256) -> np.ndarray:
-    """A blue-white-red colour map: entry 0 is -max (blue), the middle 0 (white), the last
-    +max (red). With an even ``n`` the two central entries are both white.
-
-    Returns
-    -------
-    numpy.ndarray, uint8, shape (n, 3)
-    """
-    if not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an int >= 2, not {n!r}")
-    blue = np.array([33, 102, 172], np.float64)
-    white = np.array([255, 255, 255], np.float64)
-    red = np.array([178, 24, 43], np.float64)
-    t = np.linspace(-1.0, 1.0, n)[:, None]
-    if n % 2 == 0:  # no middle entry: make the two central ones both pure white
-        h = 1.0 / (n - 1)
-        t = np.sign(t) * np.maximum(np.abs(t) - h, 0.0) / (1.0 - h)
-    neg = white + (blue - white) * (-t)
-    pos = white + (red - white) * t
-    lut = np.where(t < 0, neg, pos)
-    return np.clip(np.rint(lut), 0, 255).astype(np.uint8)
 
 
 #: the share of values inside the diverging scale; the strongest 0.5% saturate
@@ -405,7 +452,7 @@ def _map_diverging(x, inv_m: float, rgb, scratch: _Scratch) -> None:
         rgb[:, :, c] = u8
 
 
-def to_display(raw, mode: str = "clip") -> Display:
+def to_display(raw, mode: str = "clip", *, scale_from: Display | None = None) -> Display:
     """Map a float result to an RGB picture.
 
     Parameters
@@ -420,6 +467,10 @@ def to_display(raw, mode: str = "clip") -> Display:
         ``+-m`` with ``m`` from :func:`diverging_extent` (the 99.5th percentile of ``|raw|``,
         so a few strong edges do not wash everything else out; stronger values saturate);
         a several-channel result shows the mean of its channels.
+    scale_from : Display, optional
+        Use that display's scale (its ``vmin``/``vmax``) instead of this result's own, so two
+        results shown side by side (a convolution and its pooled map, partial sums and their
+        total) share one linked scale.
 
     Returns
     -------
@@ -444,7 +495,7 @@ def to_display(raw, mode: str = "clip") -> Display:
         lo, hi = float(a.min()), float(a.max())
     signed = lo < 0.0
     if mode == "diverging":
-        m = diverging_extent(a)
+        m = diverging_extent(a) if scale_from is None else float(scale_from.vmax)
         vmin, vmax = -m, m
 
         def band_map(x, out, scratch):
@@ -452,6 +503,8 @@ def to_display(raw, mode: str = "clip") -> Display:
 
     else:
         if mode == "normalize":
+            if scale_from is not None:
+                lo, hi = float(scale_from.vmin), float(scale_from.vmax)
             span = hi - lo
             scale = 255.0 / span if span > 0 else 0.0
             offset = 0.5 - lo * scale if span > 0 else 0.0

@@ -317,7 +317,8 @@ class Lab:
                   message: str = "") -> Change | None:
         """A new image (float32 0..1, ``(H, W)`` or ``(H, W, 3)``); made read-only here.
 
-        A per-channel kernel on a grey image keeps its first plane; the inspected pixel goes.
+        A per-channel kernel on a grey image keeps its first plane; the inspected pixel goes;
+        the CNN panel looks at the new image (its Photo tab).
         """
         image = np.asarray(image)
         if image.dtype != np.float32 or image.ndim not in (2, 3) or \
@@ -330,8 +331,26 @@ class Lab:
         settings = self._state.settings
         if image.ndim == 2 and np.ndim(settings.kernel) == 3:
             settings = settings.replace(kernel=np.asarray(settings.kernel)[:, :, 0])
+        view = dataclasses.replace(self._state.view, cnn_input="photo")
         return self.change(f"open {source.name or source.kind}", image=image, source=source,
-                           settings=settings, pixel=None, message=message)
+                           settings=settings, pixel=None, view=view, message=message)
+
+    def set_frame(self, image: np.ndarray, source: ImageSource) -> Change | None:
+        """A frame of a video or the camera: like :meth:`set_image`, but not recorded for
+        undo (30 frames a second would fill the history) and the inspected pixel stays."""
+        image = np.asarray(image)
+        if image.dtype != np.float32 or image.ndim not in (2, 3) or \
+                (image.ndim == 3 and image.shape[2] != 3) or 0 in image.shape[:2]:
+            raise ValueError(f"a frame must be float32 (H, W) or (H, W, 3), not {image.dtype} "
+                             f"{image.shape}")
+        if image.flags.writeable:
+            image = image.view()
+            image.flags.writeable = False
+        settings = self._state.settings
+        if image.ndim == 2 and np.ndim(settings.kernel) == 3:
+            settings = settings.replace(kernel=np.asarray(settings.kernel)[:, :, 0])
+        return self.change(f"frame of {source.name or source.kind}", image=image,
+                           source=source, settings=settings, record=False)
 
     def set_view(self, **fields) -> Change | None:
         """Change how the lab is shown (not recorded for undo)."""
@@ -481,24 +500,28 @@ class Lab:
             return None
         entry = self._undo.pop()
         self._redo.append(entry)
-        return self._switch(entry.before, "undo", entry.description)
+        return self._switch(entry.before, entry.after, "undo", entry.description)
 
     def redo(self) -> Change | None:
         if not self._redo:
             return None
         entry = self._redo.pop()
         self._undo.append(entry)
-        return self._switch(entry.after, "redo", entry.description)
+        return self._switch(entry.after, entry.before, "redo", entry.description)
 
     def clear_history(self) -> None:
         self._undo.clear()
         self._redo.clear()
 
     # ---------------------------------------------------------------------- internals
-    def _switch(self, target: LabState, kind: str, description: str) -> Change | None:
+    def _switch(self, target: LabState, recorded: LabState, kind: str, description: str) \
+            -> Change | None:
         # navigation (the view, the inspected pixel) is not history: keep today's
         current = self._state
         target = target.replace(view=current.view)
+        if current.image is not recorded.image:
+            # frames came (a video, the camera) since this step: the live picture stays
+            target = target.replace(image=current.image, source=current.source)
         if target.image is current.image:
             target = target.replace(pixel=current.pixel)
         old, self._state = current, target

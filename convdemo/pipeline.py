@@ -77,11 +77,14 @@ class Result:
     ``raw`` is the float32 result: ``(H', W')`` for ``sum``/``gray``, ``(H', W', C)`` for
     ``separate``; it may have 0 rows or columns when nothing fits. ``display`` is what to
     show (see :func:`convdemo.imaging.to_display`); ``None`` when ``raw`` is empty.
+    ``conv`` is the map before pooling (after ReLU when it is on): ``raw`` itself when
+    pooling is off.
     """
 
     raw: np.ndarray
     display: object | None
     conv_input: np.ndarray = field(repr=False)
+    conv: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -115,10 +118,39 @@ def run(image: np.ndarray, settings: Settings) -> Result:
     )
     if settings.relu:
         raw = ops.relu(raw)
+    conv = raw
     if settings.pool != "none" and raw.size:
         raw = ops.pool2d(raw, settings.pool_size, stride=settings.pool_stride, mode=settings.pool)
     display = None if raw.size == 0 else imaging.to_display(raw, settings.display)
-    return Result(raw=raw, display=display, conv_input=x)
+    return Result(raw=raw, display=display, conv_input=x, conv=conv)
+
+
+def partials(image: np.ndarray, settings: Settings) -> np.ndarray | None:
+    """One neuron taken apart: each input channel's multiply-and-sum on its own.
+
+    For an RGB image with ``channels="sum"`` (one neuron), plane ``c`` of the result is the
+    convolution of channel ``c`` with its kernel plane (the same kernel for every channel when
+    the kernel is 2-D), with no bias and no ReLU: the three maps that, added together with the
+    bias, give the neuron's output. None when there is one channel (grey, or
+    ``channels="gray"``).
+
+    Returns
+    -------
+    numpy.ndarray, float32, shape (H', W', C), or None
+    """
+    x = conv_input(image, settings)
+    if x.ndim != 3 or x.shape[2] < 2:
+        return None
+    return ops.conv2d(
+        x,
+        settings.kernel_array(),
+        stride=settings.stride,
+        padding=settings.padding,
+        border=settings.border,
+        channels="separate",
+        flip=settings.flip,
+        bias=0.0,
+    )
 
 
 def _check(settings: Settings) -> None:

@@ -62,4 +62,54 @@ def blank_window(qtbot, tmp_path):
     window.resize(1280, 800)
     window.show()
     yield window
-    window.worker.shutdown(10)
+    window.close()
+
+
+def wait_for(predicate, timeout_ms: int = 10000, what: str = "the condition") -> None:
+    """Run the Qt event loop until ``predicate()`` is true; a time-out fails the test."""
+    import time
+
+    from PyQt6.QtTest import QTest
+
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_ms} ms waiting for {what}")
+        QTest.qWait(2)
+
+
+def wait_until_idle(widget, timeout_ms: int = 10000) -> bool:
+    """Let the event loop run until ``widget`` (the window or the CNN panel) has shown every
+    pending result. A time-out fails the test; otherwise True (so ``assert`` reads well)."""
+    wait_for(widget.is_idle, timeout_ms, f"{type(widget).__name__} to be idle")
+    return True
+
+
+def open_wait(window, path, timeout_ms: int = 20000, **kwargs) -> bool:
+    """Open ``path`` in ``window``: True once it is in the lab and shown, False if refused."""
+    outcome = {}
+    loaded = lambda name: outcome.setdefault("ok", True)  # noqa: E731
+    failed = lambda message: outcome.setdefault("ok", False)  # noqa: E731
+    window.imageLoaded.connect(loaded)
+    window.loadFailed.connect(failed)
+    try:
+        window.open_image(path, **kwargs)
+        wait_for(lambda: "ok" in outcome, timeout_ms, f"{path} to open")
+    finally:
+        window.imageLoaded.disconnect(loaded)
+        window.loadFailed.disconnect(failed)
+    wait_until_idle(window, timeout_ms)
+    return outcome["ok"]
+
+
+def image_wait(window, array, name: str = "test image", timeout_ms: int = 20000) -> None:
+    """Put ``array`` into ``window`` (prepared off the GUI thread) and wait until shown."""
+    before = window.lab.image
+    window.set_image(array, name)
+    wait_for(lambda: window.lab.image is not before, timeout_ms, f"{name} to be shown")
+    wait_until_idle(window, timeout_ms)
+
+
+def set_fields(window, fields: dict) -> None:
+    """Change settings as the controls would (one lab change)."""
+    window.lab.set_settings("test", **fields)

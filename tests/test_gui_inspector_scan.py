@@ -10,6 +10,7 @@ from PIL import Image
 from PyQt6.QtCore import QPointF, Qt
 from PyQt6.QtWidgets import QComboBox, QPushButton, QSlider, QSpinBox
 
+from conftest import open_wait, wait_until_idle
 from convdemo import ops
 from convdemo.geometry import conv_placement, output_placement, receptive_field
 from convdemo.inspection import describe_html, inspect
@@ -118,8 +119,8 @@ def window(blank_window, tmp_path):
     photo = tmp_path / "photo.png"
     pixels = RNG.integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(photo)
-    assert w.open_image(photo)
-    assert w.wait_until_idle(10000)
+    assert open_wait(w, photo)
+    assert wait_until_idle(w, 10000)
     return w
 
 
@@ -131,7 +132,7 @@ def test_inspector_sum_equals_the_output_pixel(window, pool):
     window.findChild(QComboBox, "borderCombo").setCurrentText("reflect")
     window.findChild(QSpinBox, "strideSpin").setValue(2)
     window.kernel_editor.biasEdit.setText("0.1")
-    assert window.wait_until_idle(10000)
+    assert wait_until_idle(window, 10000)
     raw = window.full_outcome.result.raw
     for r, c in [(0, 0), (5, 7), (raw.shape[0] - 1, raw.shape[1] - 1)]:
         assert window.inspect_output(r, c)
@@ -142,16 +143,16 @@ def test_inspector_sum_equals_the_output_pixel(window, pool):
         assert f"{ins.outputs[0]:.4f}" in window.inspector.label.text()
     if pool == "max":
         window.findChild(QComboBox, "poolCombo").setCurrentText("max")
-        assert window.wait_until_idle(10000)
+        assert wait_until_idle(window, 10000)
         assert window.inspect_output(2, 3)
         assert "max pooling" in window.inspector.label.text()
 
 
 def test_hovering_the_output_draws_the_receptive_field(window, qtbot):
     window.apply_preset("blur")
-    assert window.wait_until_idle(10000)
-    settings = window.full_outcome.request.settings
-    place = conv_placement(settings, window.image.shape)
+    assert wait_until_idle(window, 10000)
+    settings = window.full_outcome.settings
+    place = conv_placement(settings, window.lab.image.shape)
     r, c = 10, 20
     view = window.output_pane.view
     scene = view.mapViewToScene(QPointF(place.x0 + (c + 0.5) * place.pitch_x,
@@ -176,7 +177,7 @@ def test_hovering_the_output_draws_the_receptive_field(window, qtbot):
 def test_scan_mode_in_the_window(window, qtbot):
     window.apply_preset("edge")
     window.findChild(QComboBox, "paddingCombo").setCurrentText("same")
-    assert window.wait_until_idle(10000)
+    assert wait_until_idle(window, 10000)
     window.tabs.setCurrentWidget(window.scan_panel)
     panel = window.scan_panel
     model = panel.model
@@ -222,8 +223,8 @@ def test_pooled_pixel_shows_its_pool_window_and_the_winning_sum(window, pool, ch
     window.findChild(QSpinBox, "poolSizeSpin").setValue(2 if pool_stride != 3 else 3)
     window.findChild(QSpinBox, "poolStrideSpin").setValue(pool_stride)
     window.kernel_editor.biasEdit.setText("-0.05")
-    assert window.wait_until_idle(10000)
-    s = window.full_outcome.request.settings
+    assert wait_until_idle(window, 10000)
+    s = window.full_outcome.settings
     x = window.full_outcome.result.conv_input
     conv = ops.relu(engine(x, s))
     pooled = ops.pool2d(conv, s.pool_size, stride=s.pool_stride, mode=pool)
@@ -268,7 +269,7 @@ def test_rgb_inspection_fits_without_scrolling_at_1280x800(window, channels):
 
     window.apply_preset("sobel-x")
     window.findChild(QComboBox, "channelsCombo").setCurrentText(channels)
-    assert window.wait_until_idle(10000)
+    assert wait_until_idle(window, 10000)
     assert window.inspect_output(5, 7)
     for _ in range(3):
         QApplication.processEvents()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QPushButton
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QPushButton, QTabWidget
 
 from convdemo import kernels
 from convdemo.formatting import format_number
 from convdemo.gui.kernel_editor import KernelEditor
+from convdemo.lab import ImageSource, Lab, LabState
+from convdemo.pipeline import Settings
 
 
 @pytest.fixture
@@ -139,9 +141,26 @@ def test_per_channel_mode_gives_three_grids(editor):
     blur = float(kernels.PRESETS["blur"].array()[1, 1])
     assert k[1, 1, 1] == -1 and k[1, 1, 0] == blur
     assert "R" in editor.sumLabel.text() and "G" in editor.sumLabel.text()
-    editor.set_per_channel_allowed(False)
+    # all three grids at once, side by side, no tabs
+    grids = [cell(editor, 0, 0, f"{ch}_") for ch in "RGB"]
+    assert all(g.isVisible() for g in grids)
+    xs = [g.mapTo(editor, g.rect().topLeft()).x() for g in grids]
+    assert xs == sorted(xs) and len(set(xs)) == 3
+    assert editor.findChild(QTabWidget) is None
+    # a grey image: no neuron (its R plane stays), and the box is off and disabled
+    editor.lab.set_image(np.zeros((8, 8), np.float32), ImageSource("generated", "", "grey"))
     assert not check.isChecked() and not check.isEnabled()
     assert editor.kernel().shape == (3, 3)
+
+
+def test_a_preset_keeps_the_neuron_and_undo_brings_the_planes_back(editor):
+    editor.perChannelCheck.setChecked(True)
+    cell(editor, 1, 1, "B_").setText("7")
+    editor.findChild(QPushButton, "presetButton_edge").click()
+    assert editor.perChannelCheck.isChecked() and editor.kernel().shape == (3, 3, 3)
+    assert cell(editor, 1, 1, "B_").text() == "1"
+    editor.lab.undo()
+    assert cell(editor, 1, 1, "B_").text() == "7" and editor.kernel()[1, 1, 2] == 7
 
 
 def test_load_filter_takes_exact_values(editor):
@@ -155,17 +174,19 @@ def test_load_filter_takes_exact_values(editor):
         editor.load_filter(np.zeros((5, 5)), 0.0)
 
 
-def test_state_round_trip(editor, qtbot):
+def test_the_editor_is_a_view_of_its_lab(editor, qtbot):
     editor.set_preset("sobel-x")
     editor.biasEdit.setText("0.5")
     editor.flipCheck.setChecked(True)
-    other = KernelEditor()
+    other = KernelEditor(Lab(editor.lab.state))  # as after a restart from a saved lab
     qtbot.addWidget(other)
-    other.restore(editor.state())
     np.testing.assert_array_equal(other.kernel(), editor.kernel())
-    assert other.bias() == 0.5 and other.flip()
-    other.restore({"kernel": "garbage"})  # a damaged setting is ignored
-    np.testing.assert_array_equal(other.kernel(), editor.kernel())
+    assert other.bias() == 0.5 and other.flip() and other.biasEdit.text() == "0.5"
+    assert other.flipCheck.isChecked() and cell(other, 0, 0).text() == "-1"
+    editor.lab.undo()  # flip off again: the widget follows the lab
+    assert not editor.flipCheck.isChecked()
+    editor.lab.undo()
+    assert editor.biasEdit.text() == "0"
 
 
 @pytest.mark.parametrize("value, text", [
@@ -180,11 +201,10 @@ def test_preset_combo_names_the_kernel_in_force_or_custom(editor, qtbot):
     combo = editor.findChild(QComboBox, "presetCombo")
     assert combo.currentData() == "identity"
     learned = np.array([[0.21, -0.4, 0.13], [0.05, 0.3, -0.2], [0.1, 0.0, -0.33]])
-    other = KernelEditor()
+    other = KernelEditor(Lab(LabState(settings=Settings(bias=-0.01).replace(kernel=learned))))
     qtbot.addWidget(other)
-    other.restore({"kernel": learned.tolist(), "bias": -0.01})  # as after a restart
     assert other.presetCombo.currentData() is None and other.presetCombo.currentText() == "custom"
-    other.restore({"kernel": kernels.PRESETS["sobel-y"].array().tolist()})
+    other.lab.set_settings("kernel", kernel=kernels.PRESETS["sobel-y"].array())
     assert other.presetCombo.currentData() == "sobel-y"
     editor.load_filter(learned, 0.0)
     assert combo.currentText() == "custom"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convdemo import imaging
+from convdemo import colormaps, imaging
 
 RNG = np.random.default_rng(7)
 
@@ -171,7 +171,7 @@ def test_display_normalize_and_abs():
 
 def test_display_diverging():
     d = imaging.to_display(RAW, "diverging")
-    lut = imaging.diverging_lut()
+    lut = colormaps.diverging_lut()
     assert (d.vmin, d.vmax, d.signed) == (-3.0, 3.0, True)
     np.testing.assert_array_equal(d.rgb[0, 2], [255, 255, 255])  # zero is white
     np.testing.assert_array_equal(d.rgb[1, 2], lut[-1])  # +max is the red end
@@ -187,7 +187,7 @@ def test_diverging_scale_ignores_a_few_outliers():
     expected = np.percentile(np.abs(raw), imaging.DIVERGING_PERCENTILE, method="higher")
     assert d.vmax == pytest.approx(expected) and d.vmin == -d.vmax
     assert 0.09 < d.vmax < 0.1  # the scale is the bulk's, not the outliers'
-    lut = imaging.diverging_lut()
+    lut = colormaps.diverging_lut()
     np.testing.assert_array_equal(d.rgb[5, 7], lut[-1])  # outliers saturate at the ends
     np.testing.assert_array_equal(d.rgb[9, 9], lut[0])
 
@@ -200,10 +200,10 @@ def test_diverging_scale_of_a_mostly_zero_result_is_its_max():
 
 
 def test_diverging_lut():
-    lut = imaging.diverging_lut(256)
+    lut = colormaps.diverging_lut(256)
     assert lut.shape == (256, 3) and lut.dtype == np.uint8
     assert lut[0, 2] > lut[0, 0] and lut[-1, 0] > lut[-1, 2]
-    np.testing.assert_array_equal(imaging.diverging_lut(3)[1], [255, 255, 255])
+    np.testing.assert_array_equal(colormaps.diverging_lut(3)[1], [255, 255, 255])
 
 
 def test_display_separate_channels():

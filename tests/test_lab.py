@@ -235,3 +235,18 @@ def test_resize_and_normalize():
     lab.apply_preset("edge")
     with pytest.raises(ValueError, match="sum is 0"):
         lab.normalize()
+
+
+def test_video_frames_are_not_history():
+    lab = lab_with_photo()
+    lab.apply_preset("edge")
+    for i in range(50):
+        lab.set_frame(np.full((6, 8, 3), i / 50, np.float32), ImageSource("video", "/v.mp4",
+                                                                          "v.mp4"))
+    assert lab.image[0, 0, 0] == pytest.approx(49 / 50)
+    assert lab.history_length() == 1 and lab.undo_description() == "preset edge"
+    frame = lab.image
+    lab.undo()  # the preset goes; the playing video's frame stays
+    assert lab.image is frame and lab.settings.display == "clip"
+    with pytest.raises(ValueError, match="frame"):
+        lab.set_frame(np.zeros((4, 4, 4), np.float32), ImageSource("video"))

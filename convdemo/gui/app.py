@@ -62,8 +62,13 @@ def configure_pyqtgraph() -> None:
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 
-def run_app(image=None, preset=None, model=None, screenshot=None) -> int:
-    """Open the window (or render it to ``screenshot``); returns the process exit code."""
+def run_app(image=None, preset=None, model=None, screenshot=None, *, fresh=False,
+            state=None) -> int:
+    """Open the window (or render it to ``screenshot``); returns the process exit code.
+
+    ``fresh``: start from the defaults, ignoring the remembered lab. ``state``: a saved lab
+    (``.convdemo``) to open.
+    """
     from PyQt6.QtCore import QSettings, QTimer
 
     from convdemo.gui.main_window import MainWindow
@@ -74,28 +79,34 @@ def run_app(image=None, preset=None, model=None, screenshot=None) -> int:
         settings = QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.Format.IniFormat)
         window = MainWindow(settings, restore=False)
     else:
-        window = MainWindow()
+        window = MainWindow(fresh=fresh)
     install_excepthook(window)
-    if model:
-        if window.cnn_panel is not None:
-            window.cnn_panel.set_model(model)
+    if model and window.cnn_panel is not None:
+        window.cnn_panel.set_model(model)
     if preset:
         window.apply_preset(preset)
     if screenshot:
         window.resize(*SCREENSHOT_SIZE)
     window.show()
-
-    open_first_image(window, image, from_settings=not screenshot)
+    opened_state = False
+    if state:
+        opened_state = window.open_lab(state)
+        if not opened_state:
+            print(f"convdemo: {window.last_error}", file=sys.stderr)
+    if not (opened_state and window.lab.image is not None):
+        open_first_image(window, image, from_settings=not screenshot)
+    window.lab.clear_history()  # the start is not a change to undo
 
     if not screenshot:
-        code = app.exec()
-        return int(code)
+        return int(app.exec())
 
-    result = {"code": 1}
+    result = {"code": 1, "done": False}
 
-    def shoot() -> None:
+    def shoot(ready: bool) -> None:
+        if result["done"]:
+            return
+        result["done"] = True
         try:  # whatever happens, the app quits: a screenshot run must never hang
-            ready = window.wait_until_idle(60000)
             app.processEvents()
             result["code"] = save_screenshot(window, screenshot)
             if not ready:
@@ -106,33 +117,59 @@ def run_app(image=None, preset=None, model=None, screenshot=None) -> int:
             window.close()
             app.quit()
 
-    QTimer.singleShot(0, shoot)
+    def when_settled() -> None:
+        if window.lab.image is not None and window.is_idle():
+            # one more turn of the event loop, so the last result is painted
+            QTimer.singleShot(50, lambda: shoot(True))
+
+    window.settled.connect(when_settled)
+    QTimer.singleShot(0, when_settled)
+    QTimer.singleShot(60000, lambda: shoot(False))
     app.exec()
     return result["code"]
 
 
-def open_first_image(window, image=None, *, from_settings: bool = True) -> bool:
-    """Open ``image`` (or the last image from QSettings), else the sample photo.
+def open_first_image(window, image=None, *, from_settings: bool = True) -> None:
+    """Open ``image`` (or the last image from the saved lab), else the sample photo.
 
-    A file that exists but is not a readable image (``convdemo /etc/passwd``, an empty
-    x.png, a truncated JPEG) gets its one-sentence error in the status bar, as File ▸ Open
-    gives it, and on stderr; the sample photo is shown instead. Returns whether ``image``
-    (or the remembered one) opened.
+    Loading happens off the GUI thread. A file that exists but is not a readable image
+    (``convdemo /etc/passwd``, an empty x.png, a truncated JPEG) gets its one-sentence error in
+    the status bar, as File ▸ Open gives it, and on stderr; the sample photo is shown instead.
     """
     from convdemo import resources
 
-    path = Path(image) if image else (window.last_image_path() if from_settings else None)
-    if path is not None and window.open_image(path):
-        return True
-    error = window.last_error if path is not None else ""
     sample = resources.default_sample()
-    window.open_image(sample)
-    if error:
-        print(f"convdemo: {error}; showing a sample photo instead", file=sys.stderr)
-        window.statusBar().showMessage(
-            f"{error[0].upper()}{error[1:]}. Showing the sample photo {sample.name} instead.",
-            30000)
-    return False
+    if image:
+        path, is_sample = Path(image), False
+    else:
+        remembered = window.last_image() if from_settings else None
+        path, is_sample = remembered if remembered is not None else (None, False)
+    if path is None:
+        window.open_image(sample, sample=True)
+        return
+
+    def failed(message: str) -> None:
+        window.loadFailed.disconnect(failed)
+        window.imageLoaded.disconnect(loaded)
+        print(f"convdemo: {message}; showing a sample photo instead", file=sys.stderr)
+
+        def say(_name: str) -> None:  # after the sample's own "Opened ..." line
+            window.imageLoaded.disconnect(say)
+            window.last_error = message
+            window.statusBar().showMessage(
+                f"{message[0].upper()}{message[1:]}. Showing the sample photo {sample.name} "
+                "instead.", 30000)
+
+        window.imageLoaded.connect(say)
+        window.open_image(sample, sample=True)
+
+    def loaded(_name: str) -> None:
+        window.imageLoaded.disconnect(loaded)
+        window.loadFailed.disconnect(failed)
+
+    window.loadFailed.connect(failed)
+    window.imageLoaded.connect(loaded)
+    window.open_image(path, sample=is_sample)
 
 
 def install_excepthook(window) -> None:

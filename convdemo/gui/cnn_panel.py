@@ -10,28 +10,27 @@ Layout, top to bottom (fits a dock from 320 px wide with no horizontal scroll ba
 * scrolling below it (only this part scrolls, so clicking a map never hides the top): the
   feature maps of a convolution layer (``featureMapGrid``), on one viridis scale; then the
   inspector: the clicked map enlarged, its learned 3x3 filter and bias, and "Use this
-  filter", which emits :attr:`CNNPanel.filterChosen` for the kernel editor.
+  filter", which puts them into the lab (:meth:`convdemo.lab.Lab.use_filter`).
 
-Work happens off the GUI thread. A frozen :class:`Request` goes to a one-worker executor
-(:class:`LatestWins`): preprocessing a 12 MP photo takes about 150 ms here (a 1080p one
-18 ms, the 280x280 drawing 1 ms; the CNN forward well under 1 ms), so it must not run on the
-GUI thread. While one request runs, a newer one replaces any older waiting one, so
-at most one runs and one waits. Results, including errors, come back by a Qt signal.
+The panel is a view of the lab: the model, layer, inspected map, Photo/Draw choice and the
+drawing live there. Work happens off the GUI thread. A frozen :class:`Request` goes to the
+project's one background runner (:class:`convdemo.gui.runner.LatestWins`): preprocessing a
+12 MP photo takes about 150 ms here (a 1080p one 18 ms, the 280x280 drawing 1 ms; the CNN
+forward well under 1 ms), so it must not run on the GUI thread. While one request runs, a
+newer one replaces any older waiting one, so at most one runs and one waits. Results,
+including errors, come back by a Qt signal.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 import traceback
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QCoreApplication, QEventLoop, QObject, QRectF, QSize, Qt, QTimer
+from PyQt6.QtCore import QRectF, QSize, Qt, QTimer
 from PyQt6.QtCore import pyqtSignal as Signal
 from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPaintEvent
 from PyQt6.QtWidgets import (
@@ -51,12 +50,17 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from convdemo import imaging
 from convdemo import model as cnn
 from convdemo import preprocess as prep
+from convdemo.colormaps import tint as tint_of
+from convdemo.colormaps import to_viridis
+from convdemo.gui import fonts
 from convdemo.gui.draw_canvas import DrawCanvas
-from convdemo.gui.feature_maps import ColourBar, FeatureMapGrid, PixelView, to_viridis
-from convdemo.gui.fonts import monospace_font
+from convdemo.gui.feature_maps import ColourBar, FeatureMapGrid, PixelView
+from convdemo.gui.runner import LatestWins
 from convdemo.gui.summary_dialog import SummaryDialog
+from convdemo.lab import Change, ImageSource, Lab
 from convdemo.labels import DIGITS, FASHION
 
 #: what each shipped model is, for the selector's tooltips
@@ -196,106 +200,24 @@ class Engine:
 
 
 def make_thumbnail(image: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
-    """uint8 (h, w, 3) copy of ``image`` with its longer side at most ``side`` (by striding)."""
+    """uint8 (h, w, 3) copy of ``image`` with its longer side at most ``side`` (box filter)."""
     step = max(1, int(np.ceil(max(image.shape[:2]) / side)))
-    small = np.asarray(image[::step, ::step], np.float32)
+    small = imaging.downsample(np.asarray(image, np.float32), factor=step) \
+        if step > 1 and min(image.shape[:2]) >= step else np.asarray(image, np.float32)
     if small.ndim == 2:
         small = np.repeat(small[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(np.clip(small[..., :3] * 255 + 0.5, 0, 255).astype(np.uint8))
-
-
-class _Gate:
-    """Whether the worker may still emit: closed, under a lock, when the runner shuts down
-    or its QObject is destroyed. Emitting a signal from the worker thread on a QObject that
-    the GUI thread is deleting crashed the process (seen in the tests); a RuntimeError is
-    not guaranteed. A plain Python object, so it outlives the QObject."""
-
-    def __init__(self, executor: ThreadPoolExecutor) -> None:
-        self.lock = threading.Lock()
-        self.open = True
-        self._executor = executor
-
-    def close(self, *_args) -> None:
-        with self.lock:  # waits for an emit in progress
-            self.open = False
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-class LatestWins(QObject):
-    """A one-worker executor where a newer request replaces an older waiting one.
-
-    :meth:`submit` returns at once. :attr:`finished` carries each :class:`Result` to the GUI
-    thread, in submission order. ``max_outstanding`` records the most requests ever running
-    or waiting at once (never more than 2), for the tests.
-    """
-
-    finished = Signal(object)
-    _done = Signal(object)
-
-    def __init__(self, work, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._work = work
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnn-panel")
-        self._running: Future | None = None
-        self._waiting: Request | None = None
-        self.max_outstanding = 0
-        self.completed = 0
-        self._done.connect(self._on_done)  # queued: emitted from the worker thread
-        self._gate = _Gate(self._executor)
-        self.destroyed.connect(self._gate.close)  # also when the panel goes without a close
-
-    def submit(self, request: Request) -> None:
-        if self._running is None:
-            self._start(request)
-        else:
-            self._waiting = request  # an older waiting request is dropped here
-        self.max_outstanding = max(self.max_outstanding, self.outstanding())
-
-    def outstanding(self) -> int:
-        return (self._running is not None) + (self._waiting is not None)
-
-    def is_idle(self) -> bool:
-        return self.outstanding() == 0
-
-    def shutdown(self) -> None:
-        self._waiting = None
-        self._gate.close()
-
-    def _start(self, request: Request) -> None:
-        try:
-            self._running = self._executor.submit(self._work, request)
-        except RuntimeError:  # shut down: the panel is closing
-            self._running = None
-            return
-        self._running.add_done_callback(partial(LatestWins._emit_done, self, self._gate))
-
-    @staticmethod
-    def _emit_done(runner: LatestWins, gate: _Gate, future: Future) -> None:  # worker thread
-        if future.cancelled():
-            return
-        with gate.lock:
-            if not gate.open:
-                return
-            try:
-                runner._done.emit(future.result())
-            except RuntimeError:  # the wrapper outlived its QObject
-                pass
-
-    def _on_done(self, result: Result) -> None:  # GUI thread
-        self._running = None
-        self.completed += 1
-        if self._waiting is not None:
-            waiting, self._waiting = self._waiting, None
-            self._start(waiting)
-        self.finished.emit(result)
+    return np.ascontiguousarray(imaging.to_u8(small[..., :3]))
 
 
 # ------------------------------------------------------------------------- the widgets
 class ProbabilityChart(QWidget):
-    """Ten horizontal bars with the class names; the top class in bold (``probabilityChart``)."""
+    """Ten horizontal bars, each class's name written over its bar and the percentage at the
+    end; the top class in bold (``probabilityChart``). The names sit on the bars, so the
+    chart is as narrow for "T-shirt/top" as for "7" and the drawing beside it keeps its size
+    when the model changes."""
 
-    BAR = QColor(120, 150, 190)
-    TOP = QColor(30, 110, 220)
+    BAR = QColor(168, 196, 232)
+    TOP = QColor(96, 156, 240)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -348,16 +270,17 @@ class ProbabilityChart(QWidget):
     def minimumSizeHint(self) -> QSize:
         return QSize(self.minimum_width(), self.fontMetrics().height() * 10)
 
-    def minimum_width(self) -> int:
-        """The narrowest the chart can be with every name and "100.0%" whole (bars >= 30 px)."""
-        name_w, pct_w = self._text_widths()
-        return int(name_w + pct_w + 30 + 1)
+    def minimum_width(self, labels=None) -> int:
+        """The narrowest the chart can be: "100.0%" and a bar with a short name on it (longer
+        names are elided, with the whole name in the tooltip). The same for every model."""
+        _, pct_w = self._text_widths(labels)
+        return int(pct_w + QFontMetricsF(self.font()).horizontalAdvance("Dress") + 12)
 
-    def _text_widths(self) -> tuple[float, float]:
+    def _text_widths(self, labels=None) -> tuple[float, float]:
         bold = QFont(self.font())
         bold.setBold(True)
         fm = QFontMetricsF(bold)
-        labels = self.labels or tuple(str(i) for i in range(10))
+        labels = labels or self.labels or tuple(str(i) for i in range(10))
         return (max(fm.horizontalAdvance(s) for s in labels) + 6,
                 fm.horizontalAdvance("100.0%") + 4)
 
@@ -372,35 +295,31 @@ class ProbabilityChart(QWidget):
             painter.end()
             return
         n = len(self.labels)
-        name_w, pct_w = self._text_widths()
+        _, pct_w = self._text_widths()
         row_h = self.height() / n
-        bar_left = name_w
-        bar_w = max(10.0, self.width() - name_w - pct_w)
+        bar_w = max(10.0, self.width() - pct_w)
         track = self.palette().alternateBase().color()
+        ink = QColor(20, 20, 20)
         for i, (name, p) in enumerate(zip(self.labels, self.probabilities, strict=True)):
             y = i * row_h
             is_top = i == self.top_index()
-            painter.setFont(self.row_font(i))
-            painter.setPen(text)
-            painter.drawText(QRectF(0, y, name_w - 6, row_h),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
-            bar_h = min(row_h * 0.62, self.fontMetrics().height())
+            font = self.row_font(i)
+            painter.setFont(font)
+            bar_h = min(row_h * 0.9, QFontMetricsF(font).height() + 4)
             top = y + (row_h - bar_h) / 2
-            painter.fillRect(QRectF(bar_left, top, bar_w, bar_h), track)
-            painter.fillRect(QRectF(bar_left, top, bar_w * float(p), bar_h),
+            painter.fillRect(QRectF(0, top, bar_w, bar_h), track)
+            painter.fillRect(QRectF(0, top, bar_w * float(p), bar_h),
                              self.TOP if is_top else self.BAR)
-            painter.drawText(QRectF(bar_left + bar_w, y, pct_w, row_h),
+            painter.setPen(ink)
+            shown = QFontMetricsF(font).elidedText(name, Qt.TextElideMode.ElideRight,
+                                                    bar_w - 6)
+            painter.drawText(QRectF(4, y, bar_w - 6, row_h),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, shown)
+            painter.setPen(text)
+            painter.drawText(QRectF(bar_w, y, pct_w, row_h),
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                              f"{p:.1%}")
         painter.end()
-
-
-def _weight_tint(value: float, scale: float) -> QColor:
-    """Background for a filter weight: blue for negative, red for positive, white for 0."""
-    t = 0.0 if scale <= 0 else max(-1.0, min(1.0, value / scale))
-    if t >= 0:
-        return QColor(255, round(255 - 150 * t), round(255 - 150 * t))
-    return QColor(round(255 + 150 * t), round(255 + 150 * t), 255)
 
 
 class FilterView(QWidget):
@@ -411,25 +330,23 @@ class FilterView(QWidget):
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(2)
-        # the panel's own size (the system fixed font can be 12 pt: three cells would then
-        # not fit beside the enlarged map in a 320 px dock)
-        mono = monospace_font(self.font().pointSizeF())
         self.cells: list[list[QLabel]] = []
         for r in range(3):
             row = []
             for c in range(3):
                 cell = QLabel("", self)
                 cell.setObjectName(f"filterCell_{r}_{c}")
-                cell.setFont(mono)
+                # the panel's own size (the system fixed font can be 12 pt: three cells
+                # would then not fit beside the enlarged map in a 320 px dock)
+                fonts.relative(cell, 1.0, mono=True)
                 cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
-                cell.setMinimumWidth(cell.fontMetrics().horizontalAdvance("-0.000") + 8)
                 cell.setAutoFillBackground(True)
                 grid.addWidget(cell, r, c)
                 row.append(cell)
             self.cells.append(row)
         self.bias = QLabel("", self)
         self.bias.setObjectName("filterBias")
-        self.bias.setFont(mono)  # placed by the panel, beside "Use this filter"
+        fonts.relative(self.bias, 1.0, mono=True)  # placed beside "Use this filter"
 
     def set_filter(self, kernel: np.ndarray | None, bias: float | None) -> None:
         scale = 0.0 if kernel is None else float(np.abs(kernel).max())
@@ -441,7 +358,7 @@ class FilterView(QWidget):
                     cell.setStyleSheet("")
                     continue
                 v = float(kernel[r, c])
-                tint = _weight_tint(v, scale)
+                tint = QColor(*tint_of(v, scale))
                 cell.setText(f"{v:+.3f}")
                 cell.setStyleSheet(f"background: {tint.name()}; color: black; padding: 2px;")
         self.bias.setText("" if bias is None else f"bias {bias:+.3f}")
@@ -498,38 +415,41 @@ def photo_hint(labels_: tuple[str, ...]) -> tuple[str, str]:
 class CNNPanel(QWidget):
     """See :mod:`convdemo.gui.cnn_panel`. objectName ``cnnPanel``.
 
-    Signals
-    -------
-    filterChosen(object kernel (3, 3) float32, float bias)
-        "Use this filter" was clicked: load this kernel and bias into the kernel editor.
-    modelChanged(str)
-        The model reference (a shipped name or a path) changed.
+    A view of ``lab``: the model, the layer, the inspected map, the Photo/Draw choice and the
+    drawing all live in the lab; "Use this filter" calls :meth:`convdemo.lab.Lab.use_filter`.
     """
 
-    filterChosen = Signal(object, float)
-    modelChanged = Signal(str)
+    #: nothing waits or runs any more (the latest picture's result is shown)
+    idle = Signal()
 
-    def __init__(self, parent: QWidget | None = None, model: str = "digits") -> None:
+    def __init__(self, lab: Lab | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("cnnPanel")
+        self.lab = lab if lab is not None else Lab()
         self._engine = Engine()
-        self._runner = LatestWins(self._engine.run, self)
-        self._runner.finished.connect(self._show_result)
+        self._runner = LatestWins("convdemo-cnn", self)
+        self._runner.result.connect(self._show_result)
+        self._runner.failed.connect(self._on_failed)
+        self._runner.idle.connect(self.idle)
         self._seq = 0
-        self._photo: np.ndarray | None = None
-        self._model_ref = str(model)
+        self._shown_seq = 0
         self._model = None  # the Model of the last result, if it loaded
         self._result: Result | None = None
-        self._inspected: int | None = None
         self._chosen: tuple[np.ndarray, float] | None = None
         self._sent_note = ""
         self._error: str | None = None
+        self._drawing_live = False  # a stroke in progress: predict from the canvas itself
+        self._drawing = False  # drawing the lab: widget signals are not user actions
+        self._closed = False
+        self._scale = 1.0
 
         self._create_widgets()
         self._create_layout()
         self._connect()
-        self._set_combo(self._model_ref)
-        self._submit()
+        self.lab.events.connect(self._on_lab_change)
+        self._drawing = True
+        self._show_lab(self.lab.state, None)
+        self._drawing = False
 
     # ----------------------------------------------------------------- construction
     def _create_widgets(self) -> None:
@@ -586,16 +506,14 @@ class CNNPanel(QWidget):
         self.chart = ProbabilityChart(self)
         self.timing = QLabel("", self)
         self.timing.setObjectName("cnnTiming")
-        small = QFont(self.font())
-        small.setPointSizeF(self.font().pointSizeF() * 0.85)
-        self.timing.setFont(small)
+        fonts.relative(self.timing, 0.9)
         self.timing.setStyleSheet("color: palette(mid);")
         self.timing.setWordWrap(True)
         self.timing.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.photo_hint = ElidedLabel(self)
         self.photo_hint.setObjectName("photoHint")
-        self.photo_hint.setFont(small)
+        fonts.relative(self.photo_hint, 0.85)
         quiet = self.photo_hint.palette()
         ink = quiet.color(quiet.ColorRole.WindowText)
         ink.setAlphaF(0.7)
@@ -618,8 +536,11 @@ class CNNPanel(QWidget):
         self.colour_bar.hide()  # until there are maps to give it a range
         self.grid = FeatureMapGrid(self)
 
-        self.inspected_view = PixelView(self, side=110)
+        self.inspected_view = PixelView(self, side=INSPECT_SIDE, square=True)
         self.inspected_view.setObjectName("inspectedMap")
+        self.inspect_input = PixelView(self, side=SEEN_SIDE)
+        self.inspect_input.setObjectName("inspectInput")
+        self.inspect_input.setToolTip("The 28×28 input the filter slides over.")
         self.inspected_view.set_message("Click a map")
         self.inspect_title = QLabel("Click a map to see the 3×3 filter it learned.", self)
         self.inspect_title.setObjectName("inspectTitle")
@@ -637,7 +558,7 @@ class CNNPanel(QWidget):
         self.use_note = QLabel("", self)
         self.use_note.setObjectName("useFilterNote")
         self.use_note.setWordWrap(True)
-        self.use_note.setFont(small)
+        fonts.relative(self.use_note, 0.9)
         self.use_note.hide()
 
     def _create_layout(self) -> None:
@@ -694,18 +615,23 @@ class CNNPanel(QWidget):
         v.addLayout(maps_opts)
         v.addWidget(self.grid)
 
-        # the inspector: title; enlarged map | filter numbers and bias; button; its note
+        # the inspector: title; the 28x28 input ∗ the filter (and its bias); the button and
+        # its note; the map, large, as wide as the dock
         inspect = QGridLayout()
-        inspect.setHorizontalSpacing(8)
+        inspect.setHorizontalSpacing(6)
         inspect.setVerticalSpacing(3)
-        inspect.addWidget(self.inspect_title, 0, 0, 1, 2)
-        self.inspected_view.setFixedSize(INSPECT_SIDE, INSPECT_SIDE)
-        inspect.addWidget(self.inspected_view, 1, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
-        inspect.addWidget(self.filter_view, 1, 1, Qt.AlignmentFlag.AlignLeft)
-        inspect.addWidget(self.filter_view.bias, 2, 1, Qt.AlignmentFlag.AlignTop)
-        inspect.addWidget(self.use_button, 3, 0, 1, 2, Qt.AlignmentFlag.AlignLeft)
-        inspect.addWidget(self.use_note, 4, 0, 1, 2)
-        inspect.setColumnStretch(1, 1)
+        inspect.addWidget(self.inspect_title, 0, 0, 1, 3)
+        self.inspect_input.setFixedSize(SEEN_SIDE, SEEN_SIDE)
+        inspect.addWidget(self.inspect_input, 1, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
+        star = QLabel("∗", self)
+        fonts.relative(star, 1.6, bold=True)
+        inspect.addWidget(star, 1, 1, 2, 1, Qt.AlignmentFlag.AlignCenter)
+        inspect.addWidget(self.filter_view, 1, 2, Qt.AlignmentFlag.AlignLeft)
+        inspect.addWidget(self.filter_view.bias, 2, 2, Qt.AlignmentFlag.AlignTop)
+        inspect.addWidget(self.use_button, 3, 0, 1, 3, Qt.AlignmentFlag.AlignLeft)
+        inspect.addWidget(self.use_note, 4, 0, 1, 3)
+        inspect.addWidget(self.inspected_view, 5, 0, 1, 3)
+        inspect.setColumnStretch(2, 1)
         v.addLayout(inspect)
         v.addStretch(1)
         v.addWidget(self.timing)  # out of the way: the top must stay short
@@ -735,13 +661,16 @@ class CNNPanel(QWidget):
         Only the maximum width and the height are set from the panel's width, never the
         minimum width, so the dock can still be made narrower (down to CANVAS_MIN).
         """
+        # room for the widest class names any shipped model has, so the canvas keeps its
+        # size when the model changes (digits <-> fashion)
         right = max(self.chart.minimum_width(), self._right.minimumSize().width())
         room = self.width() - 2 * MARGIN - self._middle.spacing() - right
         bar = self.input_tabs.tabBar().sizeHint().height()
         # and leave at least half a short dock (1024x768 screens) to the maps
         tall = self.height() // 2 - bar - 40
-        side = max(CANVAS_MIN, min(CANVAS_MAX, room, tall))
-        self.input_tabs.setMinimumSize(CANVAS_MIN, side + bar)
+        lo, hi = round(CANVAS_MIN * self._scale), round(CANVAS_MAX * self._scale)
+        side = max(lo, min(hi, room, tall))
+        self.input_tabs.setMinimumSize(lo, side + bar)
         self.input_tabs.setMaximumSize(side, side + bar)
 
     def resizeEvent(self, event) -> None:
@@ -751,10 +680,11 @@ class CNNPanel(QWidget):
     def _connect(self) -> None:
         self.model_combo.currentIndexChanged.connect(self._on_model_combo)
         self.summary_button.clicked.connect(self.show_summary)
-        self.clear_button.clicked.connect(self.canvas.clear)
+        self.clear_button.clicked.connect(lambda: self.lab.set_drawing(None, "clear the drawing"))
         self.input_tabs.currentChanged.connect(self._on_tab)
         self.canvas.changed.connect(self._update_clear_button)
         self.canvas.changed.connect(self._on_drawing)
+        self.canvas.strokeFinished.connect(self._stroke_finished)
         self.layer_combo.currentIndexChanged.connect(self._on_layer)
         self.sort_check.toggled.connect(self.grid.set_sorted)
         self.grid.mapClicked.connect(self._on_map_clicked)
@@ -762,75 +692,71 @@ class CNNPanel(QWidget):
 
     # --------------------------------------------------------------------- public API
     def set_image(self, image: np.ndarray) -> None:
-        """Show what the model makes of ``image``: float32 0..1, (H, W) or (H, W, 3).
-
-        Switches to the Photo tab. The array must not be modified afterwards.
-        """
+        """Show what the model makes of ``image`` (float32 0..1, (H, W) or (H, W, 3)): it
+        becomes the lab's image (a convenience for using the panel on its own)."""
         image = np.asarray(image)
-        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
-            raise ValueError(f"set_image takes (H, W) or (H, W, 3), got shape {image.shape}")
         if image.size == 0:
             raise ValueError("set_image got an empty image")
-        if image.dtype != np.float32:
-            image = image.astype(np.float32)
-        self._photo = image
-        if self.input_tabs.currentIndex() != 0:
-            self.input_tabs.setCurrentIndex(0)  # submits through _on_tab
-        else:
-            self._submit()
+        self.lab.set_image(np.ascontiguousarray(image, dtype=np.float32),
+                           ImageSource("generated", "", "picture"))
 
     def set_model(self, name_or_path: str | os.PathLike) -> None:
         """Use a shipped model (``digits``, ``digits-deep``, ``fashion``, ``fashion-deep``) or
-        an ``.npz`` path. A model that cannot be loaded is reported in the panel, not raised."""
+        a model file. A model that cannot be loaded is reported in the panel, not raised."""
         ref = str(name_or_path)
-        changed = ref != self._model_ref
-        self._model_ref = ref
-        self._set_combo(ref)
-        if changed:
-            self._inspected = None
-            self.grid.set_selected(None)
-            self.modelChanged.emit(ref)
-        self._submit()
+        if ref != self.lab.state.model:
+            self.lab.change(f"model {Path(ref).name}", model=ref, feature_map=None)
+        else:
+            self._submit()  # the same file again: look at it again (it may have changed)
 
     def current_model_name(self) -> str:
-        """The model reference in use (a shipped name or the path given to set_model)."""
-        return self._model_ref
+        """The model reference in use (a shipped name or a path)."""
+        return self.lab.state.model
 
     def current_model(self):
         """The loaded Model, or None while loading or when its weights are missing."""
         return self._model
 
-    def wait_until_idle(self, timeout_ms: int = 5000) -> bool:
-        """Process events until every pending computation has been shown; False on timeout."""
-        deadline = time.monotonic() + timeout_ms / 1000
-        app = QCoreApplication.instance()
-        while not self._runner.is_idle():
-            if time.monotonic() > deadline:
-                return False
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
-            if not self._runner.is_idle():
-                time.sleep(0.001)
-        app.processEvents()
-        return True
+    def is_idle(self) -> bool:
+        """True when the latest picture's result (or its error) is shown."""
+        return self._closed or (self._shown_seq >= self._seq and not self._runner.busy())
+
+    def result(self) -> Result | None:
+        """The last result shown: the 28x28 input, activations, probabilities, timings."""
+        return self._result
+
+    def set_scale(self, scale: float) -> None:
+        """Fixed sizes at the interface scale: the 28x28 views, the canvas limits, tiles."""
+        self._scale = scale
+        side = round(SEEN_SIDE * scale)
+        self.seen_view.setFixedSize(side, side)
+        self.inspect_input.setFixedSize(side, side)
+        self.grid.set_scale(scale)
+        self._fit_input()
+
+    def shutdown(self) -> None:
+        """Stop the background work (the window is closing)."""
+        self._closed = True
+        self._runner.shutdown(2.0)
 
     def show_summary(self) -> SummaryDialog | QMessageBox:
         """Open the Keras-style summary of the current model (a message if it is missing)."""
         model = self._model
-        if model is None or self._result is None or self._result.request.model_ref != \
-                self._model_ref:
+        ref = self.lab.state.model
+        if model is None or self._result is None or self._result.request.model_ref != ref:
             try:
-                model = cnn.load(self._model_ref)
+                model = cnn.load(ref)
             except ValueError as exc:
-                missing = not model_file_exists(self._model_ref)
+                missing = not model_file_exists(ref)
                 box = QMessageBox(QMessageBox.Icon.Information, "Model summary",
-                                  weights_message(self._model_ref, None if missing else str(exc)),
+                                  weights_message(ref, None if missing else str(exc)),
                                   QMessageBox.StandardButton.Ok, self)
                 box.setObjectName("summaryMissingBox")
                 box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
                 box.open()  # not exec(): never block, and tests can close it
                 self._summary_dialog = box
                 return box
-        title = self._model_ref if self._model_ref in cnn.SHIPPED else Path(self._model_ref).name
+        title = ref if ref in cnn.SHIPPED else Path(ref).name
         dialog = SummaryDialog(title, model.summary(), getattr(model, "meta", {}), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
@@ -838,15 +764,19 @@ class CNNPanel(QWidget):
         return dialog
 
     def layer(self) -> str:
-        """The convolution layer whose maps are shown."""
-        return self.layer_combo.currentData() or "conv2d"
+        """The convolution layer whose maps are shown: the lab's, or the model's first
+        convolution when the model has no such layer."""
+        wanted = self.lab.state.layer
+        if self.layer_combo.count() == 0 or self.layer_combo.findData(wanted) >= 0:
+            return wanted
+        return self.layer_combo.itemData(0)
 
     def set_layer(self, name: str) -> None:
         i = self.layer_combo.findData(name)
         if i < 0:
             have = [self.layer_combo.itemData(k) for k in range(self.layer_combo.count())]
             raise ValueError(f"no layer {name!r} to show; this model has {have}")
-        self.layer_combo.setCurrentIndex(i)
+        self.lab.change(f"layer {name}", layer=name, feature_map=None)
 
     def status_text(self) -> str:
         """The problem the panel is showing ("" when all is well)."""
@@ -855,16 +785,58 @@ class CNNPanel(QWidget):
     def runner(self) -> LatestWins:
         return self._runner
 
+    # --------------------------------------------------------------------- the lab -> here
+    def _on_lab_change(self, change: Change) -> None:
+        self._drawing = True
+        try:
+            self._show_lab(change.new, change)
+        finally:
+            self._drawing = False
+
+    def _show_lab(self, state, change: Change | None) -> None:
+        fields = change.fields if change is not None else None
+        if fields is None or "model" in fields:
+            self._set_combo(state.model)
+        if fields is None or "view" in fields:
+            tab = 1 if state.view.cnn_input == "draw" else 0
+            if self.input_tabs.currentIndex() != tab:
+                self.input_tabs.blockSignals(True)
+                self.input_tabs.setCurrentIndex(tab)
+                self.input_tabs.blockSignals(False)
+            self._update_clear_button()
+        if fields is None or "drawing" in fields:
+            self.canvas.set_image(state.drawing)
+            self._update_clear_button()
+        if fields is None or "layer" in fields:
+            i = self.layer_combo.findData(state.layer)
+            if i >= 0 and i != self.layer_combo.currentIndex():
+                self.layer_combo.setCurrentIndex(i)
+            self.grid.set_selected(None)
+            self._show_maps()
+        if fields is None or "feature_map" in fields:
+            self.grid.set_selected(state.feature_map)
+            self._refresh_inspector()
+        if fields is None or fields & {"model", "view", "drawing", "image"}:
+            if fields is not None and fields == {"view"} and \
+                    change.old.view.cnn_input == state.view.cnn_input:
+                return  # another view setting: nothing for the CNN
+            self._submit()
+
     # --------------------------------------------------------------------- requests
     def _current_image(self) -> tuple[np.ndarray | None, str]:
-        if self.input_tabs.currentIndex() == 1:
-            return self.canvas.image(), "draw"
-        return self._photo, "photo"
+        state = self.lab.state
+        if state.view.cnn_input == "draw":
+            if self._drawing_live or state.drawing is None:
+                return (None if self.canvas.is_empty() else self.canvas.image()), "draw"
+            return state.drawing, "draw"
+        return state.image, "photo"
 
     def _submit(self) -> None:
         image, source = self._current_image()
         self._seq += 1
-        self._runner.submit(Request(self._seq, self._model_ref, image, source))
+        request = Request(self._seq, self.lab.state.model, image, source)
+        engine = self._engine
+        self._runner.submit(lambda ctx: ctx.emit(engine.run(request)), tag=self._seq)
 
     def _set_combo(self, ref: str) -> None:
         i = self.model_combo.findData(ref)
@@ -872,27 +844,41 @@ class CNNPanel(QWidget):
             self.model_combo.addItem(Path(ref).name, ref)
             i = self.model_combo.count() - 1
             self.model_combo.setItemData(i, ref, Qt.ItemDataRole.ToolTipRole)
-        self.model_combo.blockSignals(True)
-        self.model_combo.setCurrentIndex(i)
-        self.model_combo.blockSignals(False)
+        if i != self.model_combo.currentIndex():
+            self.model_combo.setCurrentIndex(i)
 
     def _on_model_combo(self, index: int) -> None:
-        self.set_model(self.model_combo.itemData(index))
+        if not self._drawing and index >= 0:
+            self.set_model(self.model_combo.itemData(index))
 
     def _on_tab(self, index: int) -> None:
-        self._update_clear_button()
-        self._submit()
+        self.lab.set_view(cnn_input="draw" if index == 1 else "photo")
 
     def _update_clear_button(self) -> None:
         self.clear_button.setVisible(self.input_tabs.currentIndex() == 1)
         self.clear_button.setEnabled(not self.canvas.is_empty())
 
     def _on_drawing(self) -> None:
+        """A stroke segment: predict from the canvas at once (the lab gets the drawing when
+        the stroke ends: one undo step per stroke)."""
         if self.input_tabs.currentIndex() == 1:
+            self._drawing_live = True
             self._submit()
 
+    def _stroke_finished(self) -> None:
+        self._drawing_live = False
+        drawing = None if self.canvas.is_empty() else self.canvas.image()
+        self.lab.set_drawing(drawing, "draw a stroke")
+
     # ------------------------------------------------------------------------ results
+    def _on_failed(self, seq, message: str) -> None:
+        self._shown_seq = max(self._shown_seq, seq or 0)
+        self._set_status(f"The CNN panel could not process this picture: {message}")
+
     def _show_result(self, result: Result) -> None:
+        if result.request.seq < self._shown_seq:
+            return
+        self._shown_seq = result.request.seq
         self._result = result
         if result.error is not None:
             self._set_status("The CNN panel could not process this picture:\n"
@@ -992,10 +978,10 @@ class CNNPanel(QWidget):
             "This model has one convolution layer; the deep models have two.")
         self.layer_combo.blockSignals(False)
 
-    def _on_layer(self, _index: int) -> None:
-        self._inspected = None
-        self.grid.set_selected(None)
-        self._show_maps()
+    def _on_layer(self, index: int) -> None:
+        name = self.layer_combo.itemData(index)
+        if not self._drawing and name and name != self.lab.state.layer:
+            self.lab.change(f"layer {name}", layer=name, feature_map=None)
 
     def _layer_maps(self) -> np.ndarray | None:
         acts = self._result.activations if self._result is not None else None
@@ -1020,9 +1006,7 @@ class CNNPanel(QWidget):
     # ---------------------------------------------------------------------- inspector
     def inspect_map(self, index: int) -> None:
         """Enlarge map ``index`` of the current layer and show its learned filter."""
-        self._inspected = int(index)
-        self.grid.set_selected(self._inspected)
-        self._refresh_inspector()
+        self.lab.change(f"inspect map {index}", feature_map=int(index))
 
     def _on_map_clicked(self, index: int) -> None:
         self.inspect_map(index)
@@ -1067,11 +1051,12 @@ class CNNPanel(QWidget):
         return names[names.index(self.layer()) - 1]
 
     def _refresh_inspector(self) -> None:
-        j = self._inspected
+        j = self.lab.state.feature_map
         model = self._model
         if j is None or model is None:
             self._chosen = None
             self.inspected_view.set_message("Click a map")
+            self.inspect_input.set_message("")
             self.inspect_title.setText("Click a map to see the 3×3 filter it learned.")
             self.filter_view.set_filter(None, None)
             self.use_button.setEnabled(False)
@@ -1088,7 +1073,12 @@ class CNNPanel(QWidget):
             self.inspected_view.set_message("No map for a blank picture")
             stats = ""
         cin = weights.shape[2]
+        result = self._result
         if cin == 1:
+            if result is not None and result.x28 is not None and not result.blank:
+                self.inspect_input.set_rgb(imaging.to_u8(result.x28))
+            else:
+                self.inspect_input.set_message("")
             kernel = np.ascontiguousarray(weights[:, :, 0, j], dtype=np.float32)
             bias = float(biases[j])
             self.inspect_title.setText(f"<b>{self.layer()} map {j}</b>{stats}, "
@@ -1104,6 +1094,13 @@ class CNNPanel(QWidget):
                                "kernel editor.")
         else:
             c = self._input_slice(weights, j)
+            acts = result.activations if result is not None else None
+            prev = self._previous_layer()
+            if acts and prev in acts:
+                plane = acts[prev][0][:, :, c]
+                self.inspect_input.set_rgb(to_viridis(plane, float(plane.max()) or 1.0))
+            else:
+                self.inspect_input.set_message("")
             kernel = np.ascontiguousarray(weights[:, :, c, j], dtype=np.float32)
             bias = 0.0
             self.inspect_title.setText(
@@ -1137,7 +1134,9 @@ class CNNPanel(QWidget):
         if self._chosen is None:
             return
         kernel, bias = self._chosen
-        self.filterChosen.emit(kernel.copy(), float(bias))
+        model = self.lab.state.model
+        name = model if model in cnn.SHIPPED else Path(model).name
+        self.lab.use_filter(kernel.copy(), float(bias), f"learned {name} filter, run on grey")
         self._set_note(self._sent_note)
         text = self.use_button.text()
         self.use_button.setText("✓ Sent")  # short: the button must not widen the panel
@@ -1161,7 +1160,7 @@ class CNNPanel(QWidget):
 
     # ---------------------------------------------------------------------- teardown
     def closeEvent(self, event) -> None:
-        self._runner.shutdown()
+        self.shutdown()
         super().closeEvent(event)
 
 

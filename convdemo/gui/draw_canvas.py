@@ -9,9 +9,12 @@ the dtype policy of the rest of convdemo.
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+from convdemo.gui.qimage import to_qimage
 
 #: side of the backing image in pixels (MNIST digits were drawn large, then shrunk to 20 px)
 RESOLUTION = 280
@@ -52,6 +55,28 @@ class DrawCanvas(QWidget):
     def is_empty(self) -> bool:
         """True until something is drawn (and again after :meth:`clear`)."""
         return self._empty
+
+    def set_image(self, drawing: np.ndarray | None) -> None:
+        """Show ``drawing`` (float32 (H, W) in 0..1, resampled to the canvas), or a blank
+        canvas for None. Emits nothing: this is the lab's drawing coming back."""
+        if drawing is None:
+            if not self._empty:
+                self._image.fill(0)
+                self._empty = True
+                self._last = None
+                self.update()
+            return
+        a = np.asarray(drawing, np.float32)
+        if a.shape == (RESOLUTION, RESOLUTION) and np.array_equal(a, self.image()):
+            return  # what we show already (the stroke that just ended)
+        if a.shape != (RESOLUTION, RESOLUTION):
+            a = np.asarray(Image.fromarray(a, mode="F").resize((RESOLUTION, RESOLUTION),
+                                                               Image.Resampling.BILINEAR))
+        u8 = np.ascontiguousarray(np.clip(np.rint(a * 255), 0, 255).astype(np.uint8))
+        self._image = to_qimage(u8)
+        self._empty = not u8.any()
+        self._last = None
+        self.update()
 
     def clear(self) -> None:
         self._image.fill(0)

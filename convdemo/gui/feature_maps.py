@@ -9,10 +9,7 @@ and painted nearest-neighbour so every activation is a visible square.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
-import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, QRect, QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import (
     QColor,
@@ -27,6 +24,9 @@ from PyQt6.QtGui import (
 )
 from PyQt6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from convdemo.colormaps import to_viridis, viridis_lut
+from convdemo.gui.qimage import to_qimage
+
 #: colour of the frame around the most active maps (orange: stands out against viridis)
 HIGHLIGHT = QColor(255, 140, 0)
 #: colour of the frame around the map being inspected
@@ -40,31 +40,6 @@ GAP = 3
 
 def columns_for(n: int) -> int:
     return COLUMNS
-
-
-@lru_cache(maxsize=1)
-def viridis_lut() -> np.ndarray:
-    """The 256-entry uint8 (256, 3) viridis lookup table (perceptual, dark = 0)."""
-    lut = pg.colormap.get("viridis").getLookupTable(0.0, 1.0, 256, alpha=False)
-    return np.ascontiguousarray(lut, dtype=np.uint8)
-
-
-def to_viridis(values: np.ndarray, vmax: float) -> np.ndarray:
-    """Map float values in 0..vmax to uint8 RGB (..., 3) on the shared viridis scale."""
-    scale = 255.0 / vmax if vmax > 0 else 0.0
-    idx = np.clip(np.asarray(values, np.float32) * scale, 0, 255).astype(np.uint8)
-    return viridis_lut()[idx]
-
-
-def rgb_image(rgb: np.ndarray) -> QImage:
-    """A QImage that owns a copy of uint8 (H, W, 3) ``rgb`` (or (H, W) grey)."""
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    h, w = rgb.shape[:2]
-    if rgb.ndim == 2:
-        img = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_Grayscale8)
-    else:
-        img = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888)
-    return img.copy()  # detach from the numpy buffer
 
 
 def mean_text(value: float, decimals: int = 3) -> str:
@@ -87,18 +62,31 @@ def top_maps(means: np.ndarray) -> list[int]:
 class PixelView(QWidget):
     """One small image shown large, nearest-neighbour, aspect kept; or a message instead."""
 
-    def __init__(self, parent: QWidget | None = None, *, side: int = 140) -> None:
+    def __init__(self, parent: QWidget | None = None, *, side: int = 140,
+                 square: bool = False) -> None:
         super().__init__(parent)
         self._image: QImage | None = None
         self._message = ""
         self._side = side
         self._frame: QColor | None = None
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self._square = square
+        if square:  # as wide as the layout gives, and as tall as wide
+            policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+            policy.setHeightForWidth(True)
+            self.setSizePolicy(policy)
+        else:
+            self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setMinimumSize(side // 2, side // 2)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt's name
+        return self._square
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt's name
+        return width
 
     def set_rgb(self, rgb: np.ndarray | None, frame: QColor | None = None) -> None:
         """Show uint8 (H, W, 3) or (H, W); None shows nothing."""
-        self._image = None if rgb is None else rgb_image(rgb)
+        self._image = None if rgb is None else to_qimage(rgb)
         self._message = ""
         self._frame = frame
         self.update()
@@ -149,7 +137,7 @@ class ColourBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._vmax = 0.0
-        self._bar = rgb_image(viridis_lut()[None, :, :])
+        self._bar = to_qimage(viridis_lut()[None, :, :])
         self.setToolTip("One colour scale for every map of this layer: 0 (dark) to the "
                         "largest activation (yellow).")
 
@@ -202,14 +190,19 @@ class FeatureMapGrid(QWidget):
         self._sorted = False
         self._selected: int | None = None
         self._message = "No feature maps yet."
-        self._label_font = QFont(self.font())
-        self._label_font.setPointSizeF(max(6.5, self.font().pointSizeF() * 0.8))
         sp = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         sp.setHeightForWidth(True)
         self.setSizePolicy(sp)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # arrow keys move the selection
         self.setMinimumWidth(COLUMNS * 28)
+
+    def _label_font(self) -> QFont:
+        """The tiles' labels: a little smaller than the panel's text (it follows the
+        interface scale)."""
+        font = QFont(self.font())
+        font.setPointSizeF(max(6.5, self.font().pointSizeF() * 0.85))
+        return font
 
     # ----------------------------------------------------------------- public API
     def set_maps(self, maps: np.ndarray, vmax: float | None = None) -> None:
@@ -222,7 +215,7 @@ class FeatureMapGrid(QWidget):
         self._means = maps.mean(axis=(0, 1))
         self._maxes = maps.max(axis=(0, 1))
         rgb = to_viridis(np.moveaxis(maps, 2, 0), self._vmax)  # (C, H, W, 3)
-        self._images = [rgb_image(rgb[c]) for c in range(maps.shape[2])]
+        self._images = [to_qimage(rgb[c]) for c in range(maps.shape[2])]
         self._top = top_maps(self._means)
         if self._selected is not None and self._selected >= maps.shape[2]:
             self._selected = None
@@ -244,6 +237,11 @@ class FeatureMapGrid(QWidget):
 
     def message(self) -> str:
         return self._message
+
+    def set_scale(self, scale: float) -> None:
+        """Tiles at least 28 px (times the interface scale) wide."""
+        self.setMinimumWidth(round(COLUMNS * 28 * scale))
+        self.updateGeometry()
 
     def set_sorted(self, on: bool) -> None:
         """Order the tiles by mean activation, strongest first (else by channel index)."""
@@ -303,16 +301,16 @@ class FeatureMapGrid(QWidget):
 
     def label_width(self, text: str, channel: int) -> int:
         """Painted width of ``text`` in the font of ``channel``'s label (bold if most active)."""
-        font = self._bold_font() if channel in self._top else self._label_font
+        font = self._bold_font() if channel in self._top else self._label_font()
         return QFontMetrics(font).horizontalAdvance(text)
 
     def _bold_font(self) -> QFont:
-        bold = QFont(self._label_font)
+        bold = QFont(self._label_font())
         bold.setBold(True)
         return bold
 
     def _label_height(self) -> int:
-        return QFontMetrics(self._label_font).height()
+        return QFontMetrics(self._label_font()).height()
 
     def _cell_side(self, width: int | None = None) -> float:
         width = self.width() if width is None else width
@@ -404,7 +402,7 @@ class FeatureMapGrid(QWidget):
                 painter.drawRect(QRectF(img_rect).adjusted(1, 1, -1, -1))
             if decimals is None:
                 continue
-            painter.setFont(bold if ch in self._top else self._label_font)
+            painter.setFont(bold if ch in self._top else self._label_font())
             painter.setPen(HIGHLIGHT.darker(115) if ch in self._top else text_colour)
             painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter,
                              mean_text(float(self._means[ch]), decimals))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from convdemo.gui import fonts
 from convdemo.inspection import (
     Inspection,
     PoolInspection,
@@ -31,9 +32,7 @@ class InspectorPanel(QWidget):
         self.label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = self.label.font()
-        font.setPointSizeF(font.pointSizeF() * 0.9)
-        self.label.setFont(font)
+        fonts.relative(self.label, 1.0)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.label)

@@ -18,7 +18,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from convdemo import imaging, ops
+from convdemo import ops
+from convdemo.colormaps import diverging_lut
 from convdemo.gui.fonts import monospace_font
 from convdemo.pipeline import Settings
 from convdemo.scan import ScanModel, scan_copy
@@ -45,7 +46,7 @@ class ScanCanvas(QWidget):
         self.model: ScanModel | None = None
         self.scale = 1.0  # output colour scale, symmetric
         self._planes: list[QImage] = []
-        self._lut = imaging.diverging_lut()
+        self._lut = diverging_lut()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(300, 200)
 

@@ -8,7 +8,8 @@ from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QColor, QPen
 from PyQt6.QtWidgets import QGraphicsRectItem, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-from convdemo import imaging
+from convdemo.colormaps import diverging_lut
+from convdemo.gui import fonts
 
 
 class ImagePane(QWidget):
@@ -22,9 +23,7 @@ class ImagePane(QWidget):
         layout.setSpacing(2)
         self.title = QLabel(title, self)
         self.title.setObjectName(f"{name}Title")
-        font = self.title.font()
-        font.setBold(True)
-        self.title.setFont(font)
+        fonts.relative(self.title, 1.1, bold=True)
         layout.addWidget(self.title)
         self.stack = QStackedWidget(self)
         self.graphics = pg.GraphicsLayoutWidget(self)
@@ -48,22 +47,37 @@ class ImagePane(QWidget):
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
         self.message.setMargin(16)
-        self.message.setStyleSheet("QLabel { background: #2b2b2b; color: #f0f0f0; "
-                                   "font-size: 14pt; }")
+        self._message_pt = 14
+        self._style_message(False)
         self.stack.addWidget(self.message)
         layout.addWidget(self.stack, 1)
-        self._diverging = pg.ColorMap(np.linspace(0, 1, 256), imaging.diverging_lut(256))
+        self._diverging = pg.ColorMap(np.linspace(0, 1, 256), diverging_lut(256))
+
+    def set_interface_scale(self, scale: float) -> None:
+        """The message's text at the interface scale."""
+        self._message_pt = round(14 * scale)
+        self._style_message(self._message_error)
+
+    def _style_message(self, error: bool) -> None:
+        self._message_error = error
+        colour = "#ff9c9c" if error else "#f0f0f0"
+        self.message.setStyleSheet(f"QLabel {{ background: #2b2b2b; color: {colour}; "
+                                   f"font-size: {self._message_pt}pt; }}")
 
     def show_image(self, rgb: np.ndarray, rect: tuple | None = None) -> None:
-        self.image.setImage(rgb, autoLevels=False)
-        if rect is not None:
-            self.image.setRect(QRectF(*rect))
+        """Show uint8 ``rgb`` ((H, W) or (H, W, 3)) in ``rect`` (x, y, w, h: input coordinates;
+        default: one unit per pixel)."""
+        if rect is None:
+            rect = (0.0, 0.0, float(rgb.shape[1]), float(rgb.shape[0]))
+        # never hand pyqtgraph a side over 32767 pixels: it would switch its automatic
+        # downsampling on for good, which turns uint8 into float and breaks every later paint
+        shown = rgb[::_step(rgb.shape[0]), ::_step(rgb.shape[1])]
+        self.image.setImage(np.ascontiguousarray(shown), autoLevels=False, autoDownsample=False)
+        self.image.setRect(QRectF(*rect))
         self.stack.setCurrentIndex(0)
 
     def show_message(self, text: str, error: bool = False) -> None:
-        colour = "#ff9c9c" if error else "#f0f0f0"
-        self.message.setStyleSheet(f"QLabel {{ background: #2b2b2b; color: {colour}; "
-                                   "font-size: 14pt; }")
+        self._style_message(error)
         self.message.setText(text)
         self.stack.setCurrentIndex(1)
 
@@ -77,25 +91,38 @@ class ImagePane(QWidget):
         self.colour_bar.setLevels((float(vmin), float(vmax)))
 
 
-def outline(colour: str, width: float = 2.0) -> QGraphicsRectItem:
-    """A hidden rectangle with a cosmetic pen, for receptive fields and hovered pixels."""
-    item = QGraphicsRectItem()
+#: the longest side pyqtgraph (and QPainter) draws an image with, in pixels
+MAX_SHOWN_SIDE = 32767
+
+
+def _step(n: int) -> int:
+    """Every how many pixels to show along a side of ``n`` (1 unless it is over the limit)."""
+    return max(1, -(-n // MAX_SHOWN_SIDE))
+
+
+class Outline(QGraphicsRectItem):
+    """A rectangle drawn with a cosmetic pen (its width in screen pixels at every zoom) over a
+    dark halo, so it stays visible on a white photo and on a dark one alike."""
+
+    def paint(self, painter, option, widget=None) -> None:  # noqa: D102 - Qt's method
+        halo = QPen(QColor(0, 0, 0, 190))
+        halo.setWidthF(self.pen().widthF() + 3.0)
+        halo.setCosmetic(True)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(halo)
+        painter.drawRect(self.rect())
+        painter.setPen(self.pen())
+        painter.drawRect(self.rect())
+
+
+def outline(colour: str, width: float = 3.0) -> Outline:
+    """A hidden rectangle at least ``width`` screen pixels thick, for receptive fields and
+    hovered pixels."""
+    item = Outline()
     pen = QPen(QColor(colour))
-    pen.setWidthF(width)
+    pen.setWidthF(max(3.0, width))
     pen.setCosmetic(True)
     item.setPen(pen)
     item.setZValue(10)
     item.hide()
     return item
-
-
-def to_u8(x: np.ndarray) -> np.ndarray:
-    """float 0..1 -> uint8 0..255 (rounded), in place on one float32 copy.
-
-    Written out because ``(np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)`` makes three
-    temporaries; on a 12 MP photo this is ten times faster.
-    """
-    y = np.multiply(x, np.float32(255), dtype=np.float32)
-    np.clip(y, 0, 255, out=y)
-    y += np.float32(0.5)
-    return y.astype(np.uint8)
