@@ -81,13 +81,15 @@ def test_version_1_files_still_load(tmp_path):
     np.testing.assert_array_equal(m.predict(x), want.predict(x))
 
 
+def full_disk(fh, **arrays):
+    """np.savez_compressed on a full disk: half a file, then ENOSPC."""
+    fh.write(b"PK\x03\x04 half a model")
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
 def test_a_failed_save_leaves_the_old_model_intact(tmp_path, monkeypatch):
     path = cnn.build("seed", seed=1).save(tmp_path / "good.npz")
     before = path.read_bytes()
-
-    def full_disk(fh, **arrays):
-        fh.write(b"PK\x03\x04 half a model")
-        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(np, "savez_compressed", full_disk)
     with pytest.raises(WriteError, match=r"cannot write .*good.npz: the disk is full"):
@@ -237,10 +239,6 @@ def test_a_failed_train_out_keeps_the_good_model_it_would_replace(tmp_path, monk
     require((MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file(), f"MNIST in {MNIST_DIR}")
     good = cnn.build("seed", seed=1).save(tmp_path / "good.npz")
     before = good.read_bytes()
-
-    def full_disk(fh, **arrays):
-        fh.write(b"PK\x03\x04 half a model")
-        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(np, "savez_compressed", full_disk)
     argv = ["train", "--dataset", "mnist", "--data", str(MNIST_DIR), "--epochs", "1",

@@ -179,6 +179,18 @@ def _out_size(n: int, before: int, after: int, k_eff: int, stride: int) -> int:
     return (n + before + after - k_eff) // stride + 1 if n + before + after >= k_eff else 0
 
 
+def _geometry(padding, h: int, w: int, window, strides):
+    """((top, bottom), (left, right)) and (H', W') for an (h, w) input, a checked padding,
+    an effective window (k_eff_h, k_eff_w) and strides."""
+    (eh, ew), (sh, sw) = window, strides
+    if isinstance(padding, str):
+        pads = (_pads(padding, h, eh, sh), _pads(padding, w, ew, sw))
+    else:
+        pads = padding
+    (t, b), (left, r) = pads
+    return pads, (_out_size(h, t, b, eh, sh), _out_size(w, left, r, ew, sw))
+
+
 def im2col(x: np.ndarray, kh: int, kw: int, strides=(1, 1), dilation=(1, 1)) -> np.ndarray:
     """Patches of ``x`` (N, H, W, C) as rows: (N, H', W', kh*kw*C), order (kh, kw, C).
 
@@ -338,14 +350,9 @@ class Conv2D(Layer):
 
     def _geometry(self, h: int, w: int):
         """((top, bottom), (left, right)) and (H', W') for an (h, w) input."""
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
-        eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-        if isinstance(self.padding, str):
-            pads = (_pads(self.padding, h, eh, sh), _pads(self.padding, w, ew, sw))
-        else:
-            pads = self.padding
-        (t, b), (left, r) = pads
-        return pads, (_out_size(h, t, b, eh, sh), _out_size(w, left, r, ew, sw))
+        (kh, kw), (dh, dw) = self.kernel_size, self.dilation_rate
+        return _geometry(self.padding, h, w, (dh * (kh - 1) + 1, dw * (kw - 1) + 1),
+                         self.strides)
 
     def output_shape(self, in_shape):
         if len(in_shape) != 3:
@@ -453,13 +460,7 @@ class _Pool2D(Layer):
         return out
 
     def _geometry(self, h: int, w: int):
-        (ph, pw), (sh, sw) = self.pool_size, self.strides
-        if isinstance(self.padding, str):
-            pads = (_pads(self.padding, h, ph, sh), _pads(self.padding, w, pw, sw))
-        else:
-            pads = self.padding
-        (t, b), (left, r) = pads
-        return pads, (_out_size(h, t, b, ph, sh), _out_size(w, left, r, pw, sw))
+        return _geometry(self.padding, h, w, self.pool_size, self.strides)
 
     def output_shape(self, in_shape):
         if len(in_shape) != 3:
