@@ -316,7 +316,36 @@ class Layer:
 # --------------------------------------------------------------------------- convolution
 
 
-class Conv2D(Layer):
+class _Windowed(Layer):
+    """Shared by the layers that slide a window: padding in the config, the output shape."""
+
+    def config(self) -> dict:
+        out = super().config()
+        out["padding"] = _padding_config(self.padding)
+        return out
+
+    def _geometry(self, h: int, w: int):
+        """((top, bottom), (left, right)) and (H', W') for an (h, w) input."""
+        raise NotImplementedError
+
+    def _window(self) -> str:
+        """The window, in words, for a message."""
+        raise NotImplementedError
+
+    def _channels(self, in_shape) -> int:
+        return in_shape[2]
+
+    def output_shape(self, in_shape):
+        if len(in_shape) != 3:
+            _fail(self.name, f"a {self.kind} needs an (H, W, C) input, not {tuple(in_shape)}")
+        _, (ho, wo) = self._geometry(in_shape[0], in_shape[1])
+        if ho < 1 or wo < 1:
+            _fail(self.name, f"its {self._window()} does not fit in its "
+                  f"{in_shape[0]}x{in_shape[1]} input with this padding")
+        return (ho, wo, self._channels(in_shape))
+
+
+class Conv2D(_Windowed):
     """``Conv2D(filters, kernel_size, activation, strides, padding, dilation_rate)``.
 
     Input (N, H, W, Cin) -> output (N, H', W', filters), with H', W' as in the module's
@@ -343,26 +372,17 @@ class Conv2D(Layer):
         self.padding = _padding(padding, name)
         self.dilation_rate = _pair(dilation_rate, "dilation_rate", name, 1, MAX_STEP)
 
-    def config(self) -> dict:
-        out = super().config()
-        out["padding"] = _padding_config(self.padding)
-        return out
-
     def _geometry(self, h: int, w: int):
-        """((top, bottom), (left, right)) and (H', W') for an (h, w) input."""
         (kh, kw), (dh, dw) = self.kernel_size, self.dilation_rate
         return _geometry(self.padding, h, w, (dh * (kh - 1) + 1, dw * (kw - 1) + 1),
                          self.strides)
 
-    def output_shape(self, in_shape):
-        if len(in_shape) != 3:
-            _fail(self.name, f"a Conv2D needs an (H, W, C) input, not {tuple(in_shape)}")
-        _, (ho, wo) = self._geometry(in_shape[0], in_shape[1])
-        if ho < 1 or wo < 1:
-            kh, kw = self.kernel_size
-            _fail(self.name, f"its {kh}x{kw} window (dilation {self.dilation_rate}) does not "
-                  f"fit in its {in_shape[0]}x{in_shape[1]} input with this padding")
-        return (ho, wo, self.filters)
+    def _window(self) -> str:
+        (kh, kw), (dh, dw) = self.kernel_size, self.dilation_rate
+        return f"{kh}x{kw} window (dilation {dh}x{dw})"
+
+    def _channels(self, in_shape) -> int:
+        return self.filters
 
     def param_shapes(self, in_shape):
         kh, kw = self.kernel_size
@@ -436,7 +456,7 @@ class Conv2D(Layer):
 # --------------------------------------------------------------------------- pooling
 
 
-class _Pool2D(Layer):
+class _Pool2D(_Windowed):
     """Shared by max and average pooling: windows, strides (default: the window), padding."""
 
     fields = ("pool_size", "strides", "padding")
@@ -454,23 +474,11 @@ class _Pool2D(Layer):
                 _fail(name, f"padding {_padding_config(self.padding)} must be smaller than the "
                       f"{ph}x{pw} window, so that every window holds an input pixel")
 
-    def config(self) -> dict:
-        out = super().config()
-        out["padding"] = _padding_config(self.padding)
-        return out
-
     def _geometry(self, h: int, w: int):
         return _geometry(self.padding, h, w, self.pool_size, self.strides)
 
-    def output_shape(self, in_shape):
-        if len(in_shape) != 3:
-            _fail(self.name, f"a {self.kind} needs an (H, W, C) input, not {tuple(in_shape)}")
-        _, (ho, wo) = self._geometry(in_shape[0], in_shape[1])
-        if ho < 1 or wo < 1:
-            ph, pw = self.pool_size
-            _fail(self.name, f"its {ph}x{pw} window does not fit in its "
-                  f"{in_shape[0]}x{in_shape[1]} input")
-        return (ho, wo, in_shape[2])
+    def _window(self) -> str:
+        return f"{self.pool_size[0]}x{self.pool_size[1]} window"
 
     def _windows(self, x, fill):
         """The padded input and its (N, H', W', C, ph, pw) window view (no copy)."""

@@ -10,7 +10,7 @@ import numpy as np
 
 from convdemo import budget
 from convdemo import labels as _labels
-from convdemo.model.layers import Conv2D, Layer, _activate
+from convdemo.model.layers import Conv2D, Layer, _activate, _Windowed
 from convdemo.model.spec import arch_of, check_input_shape, full_spec, parse_spec, spec_for
 
 __all__ = ["Model", "build"]
@@ -209,7 +209,7 @@ class Model:
         per = 0
         for layer, shape, out in zip(self.layers, self.in_shapes, self.shapes, strict=True):
             per += 2 * math.prod(out)
-            if hasattr(layer, "_geometry"):  # Conv2D and pooling
+            if isinstance(layer, _Windowed):  # Conv2D and pooling
                 ((t, b), (left, r)), _ = layer._geometry(shape[0], shape[1])
                 per += (shape[0] + t + b) * (shape[1] + left + r) * shape[2]
             if isinstance(layer, Conv2D):
