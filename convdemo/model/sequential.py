@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy as _copy
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -354,7 +355,7 @@ class Model:
         return out
 
     # ---- files
-    def save(self, path, *, dtype=np.float32):
+    def save(self, path, *, dtype=np.float32) -> Path:
         """Write the weights (``dtype``: float16, float32 or float64) and one JSON metadata
         entry to ``path`` (an ``.npz``), atomically: a failed write leaves any old file."""
         from convdemo.model.files import save
