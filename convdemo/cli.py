@@ -1,9 +1,9 @@
 """The ``convdemo`` command: the app by default, subcommands for headless work.
 
 ``convdemo [IMAGE] [--preset NAME] [--model NAME] [--screenshot PNG]`` opens the window.
-``convdemo apply|presets|summary|train|evaluate|predict ...`` work without a display.
+``convdemo apply|presets|summary|train|evaluate|predict|scan ...`` work without a display.
 
-Subcommands live in small modules (``cli_ops``, ``cli_model``) that each expose
+Subcommands live in small modules (``cli_ops``, ``cli_model``, ``cli_scan``) that each expose
 ``register(subparsers)``; this module owns the front door and the error policy:
 
 * exit 0 on success, 1 on failure, 2 on a usage error (argparse's own convention);
@@ -31,6 +31,7 @@ SUBCOMMAND_MODULES = {
     "train": "convdemo.cli_model",
     "evaluate": "convdemo.cli_model",
     "predict": "convdemo.cli_model",
+    "scan": "convdemo.cli_scan",
 }
 
 
@@ -50,6 +51,7 @@ def _gui_parser() -> argparse.ArgumentParser:
         "  train     train the CNN on MNIST or Fashion-MNIST\n"
         "  evaluate  test accuracy of a trained model\n"
         "  predict   classify an image with a trained model\n"
+        "  scan      write scan mode's animation of a convolution as a GIF\n"
         "\nAdd --debug to any command to see a traceback instead of a one-line error.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -65,6 +67,10 @@ def _gui_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--state", metavar="FILE", help="open a lab saved with File ▸ Save lab (.convdemo)"
+    )
+    parser.add_argument(
+        "--lesson", metavar="NAME|PATH", help="step through a lesson: `lecture` (shipped) or "
+        "a lesson file (PageDown/PageUp move on)"
     )
     parser.add_argument(
         "--fresh", action="store_true", help="start from the defaults this time, ignoring the "
@@ -101,6 +107,10 @@ def _run_gui(args: argparse.Namespace) -> int:
         from convdemo import statefile
 
         statefile.read_json(args.state)  # a missing or broken file: one sentence, before Qt
+    if args.lesson is not None:
+        from convdemo import lesson
+
+        lesson.load(args.lesson)  # a missing or broken lesson: one sentence, before Qt
     if args.preset is not None:
         from convdemo.kernels import PRESETS
 
@@ -129,7 +139,7 @@ def _run_gui(args: argparse.Namespace) -> int:
 
     return run_app(
         image=args.image, preset=args.preset, model=args.model, screenshot=args.screenshot,
-        fresh=args.fresh, state=args.state,
+        fresh=args.fresh, state=args.state, lesson=args.lesson,
     )
 
 

@@ -35,6 +35,7 @@ def register(subparsers) -> None:
         '  convdemo apply cat.jpg blur.png --kernel "1/9 1/9 1/9; 1/9 1/9 1/9; 1/9 1/9 1/9"'
         " --channels separate\n"
         "  convdemo apply digit.png fmap.npy --kernel sobel-x --relu --pool max\n"
+        "  convdemo apply cat.jpg atrous.png --kernel blur --dilation 3 --padding same\n"
         "\nsee `convdemo presets` for the kernel names",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="convdemo apply [options] [IN] OUT",
@@ -48,6 +49,22 @@ def register(subparsers) -> None:
         help="a lab saved by the window (.convdemo): its image and settings; the options "
         "given here change them",
     )
+    add_settings_options(p)
+    p.set_defaults(func=run_apply)
+
+    q = subparsers.add_parser(
+        "presets",
+        help="list the kernel presets",
+        description="List every kernel preset: its name (for --kernel), its values (in the "
+        "syntax --kernel accepts) and what it does.",
+    )
+    q.set_defaults(func=run_presets)
+
+
+def add_settings_options(p: argparse.ArgumentParser) -> None:
+    """The options that set :class:`pipeline.Settings` fields (``--kernel``, ``--stride``,
+    ..., ``--display``; each None unless given): one definition for ``apply``, ``scan`` and
+    any other subcommand that runs the engine; :func:`settings_from_args` reads them back."""
     p.add_argument(
         "--kernel",
         default=None,
@@ -62,6 +79,15 @@ def register(subparsers) -> None:
         default=None,
         metavar="N",
         help="step between kernel positions (default: %(d)s)",
+    )
+    p.add_argument(
+        "--dilation",
+        type=_dilation,
+        default=None,
+        metavar="D",
+        help=f"spacing between the kernel's taps, 1 (an ordinary convolution) to {MAX_DILATION}: "
+        "a 3x3 kernel with dilation 2 reads 3x3 cells spread over 5x5; padding rules use that "
+        "span (default: %(d)s)",
     )
     p.add_argument(
         "--padding",
@@ -83,7 +109,7 @@ def register(subparsers) -> None:
         default=None,
         help="separate: each channel filtered on its own, like a photo filter; sum: one CNN "
         "neuron, the colour channels' results added into one map; gray: convert to grey "
-        "first (default: %(default)s, so --kernel identity gives back the photo)",
+        "first (default: %(d)s, so --kernel identity gives back the photo)",
     )
     p.add_argument(
         "--flip",
@@ -119,20 +145,11 @@ def register(subparsers) -> None:
         choices=imaging.DISPLAY_MODES,
         default=None,
         help="how signed results become a picture: clip to 0..1, normalize min..max, abs, "
-        "or diverging blue-white-red around 0 (default: %(default)s; ignored for .npy)",
+        "or diverging blue-white-red around 0 (default: %(d)s; ignored for .npy)",
     )
     for action in p._actions:  # the defaults are the lab's, shown where the help says "%(d)s"
         if action.help and "%(d)s" in action.help:
             action.help = action.help.replace("%(d)s", str(getattr(_DEFAULTS, action.dest)))
-    p.set_defaults(func=run_apply)
-
-    q = subparsers.add_parser(
-        "presets",
-        help="list the kernel presets",
-        description="List every kernel preset: its name (for --kernel), its values (in the "
-        "syntax --kernel accepts) and what it does.",
-    )
-    q.set_defaults(func=run_presets)
 
 
 # --------------------------------------------------------------------------- argument types
@@ -145,6 +162,22 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return value
+
+
+#: the largest --dilation: a 15-cell kernel then spans 113 cells, far beyond any lesson
+MAX_DILATION = 8
+
+
+def _dilation(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_DILATION:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_DILATION}, not {text!r}"
+        )
     return value
 
 
@@ -170,8 +203,8 @@ def _note(source: str, text: str) -> None:
 
 
 #: the options of ``apply`` that set a Settings field of the same name
-SETTING_OPTIONS = ("stride", "padding", "border", "channels", "flip", "bias", "relu", "pool",
-                   "pool_size", "display")
+SETTING_OPTIONS = ("stride", "dilation", "padding", "border", "channels", "flip", "bias", "relu",
+                   "pool", "pool_size", "display")
 
 
 def settings_from_args(args: argparse.Namespace, base: pipeline.Settings | None = None) \
@@ -223,7 +256,7 @@ def run_apply(args: argparse.Namespace) -> int:
         conv_shape, _ = pipeline.output_shapes(loaded.array.shape, settings)
         if 0 in conv_shape:
             why = "the kernel does not fit in the image; use --padding same or full, or a "
-            why += "smaller kernel or stride"
+            why += "smaller kernel, dilation or stride"
         else:
             why = "the pooling window does not fit in the convolution's result; use a "
             why += "smaller --pool-size or --pool none"

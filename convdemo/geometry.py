@@ -4,9 +4,10 @@ Pure numpy (no Qt), shared by the output view, the pixel inspector and scan mode
 
 Coordinates: input pixel ``(row r, col c)`` covers the square ``[c, c+1) x [r, r+1)`` in the
 views' scene. Every output image is drawn *in input coordinates*: output pixel ``p`` of a
-convolution with kernel size ``k``, stride ``s`` and ``pb`` cells of padding before reads
-input cells ``p*s - pb ... p*s - pb + k - 1``, so it is drawn as a ``s``-wide square centred
-on that window. That is what lets the input and output views share one zoom and pan.
+convolution with kernel size ``k``, dilation ``d``, stride ``s`` and ``pb`` cells of padding
+before reads input cells ``p*s - pb + a*d`` for taps ``a = 0 .. k - 1`` (``d`` apart, spanning
+the effective kernel ``ke = (k - 1) d + 1``), so it is drawn as a ``s``-wide square centred on
+that span. That is what lets the input and output views share one zoom and pan.
 """
 
 from __future__ import annotations
@@ -16,46 +17,33 @@ from dataclasses import dataclass
 import numpy as np
 
 from convdemo import ops
+from convdemo.ops import border_index
 from convdemo.pipeline import Settings
 
 
 def axis_pads(
     settings: Settings, n_rows: int, n_cols: int
 ) -> tuple[tuple[int, int], tuple[int, int]]:
-    """``((top, bottom), (left, right))`` padding the convolution adds, via ``ops.pad_amounts``."""
+    """``((top, bottom), (left, right))`` padding the convolution adds, via ``ops.pad_amounts``
+    (from the effective kernel when ``settings.dilation`` > 1)."""
     kh, kw = settings.kernel_array().shape[:2]
     padding = settings.padding
     if isinstance(padding, tuple):
         py, px = padding
     else:
         py = px = padding
+    d = settings.dilation
     return (
-        tuple(ops.pad_amounts(n_rows, kh, settings.stride, py)),
-        tuple(ops.pad_amounts(n_cols, kw, settings.stride, px)),
+        tuple(ops.pad_amounts(n_rows, kh, settings.stride, py, dilation=d)),
+        tuple(ops.pad_amounts(n_cols, kw, settings.stride, px, dilation=d)),
     )
 
 
-def border_index(index: np.ndarray, n: int, border: str) -> np.ndarray:
-    """Map (possibly out-of-range) indices to source indices; -1 marks a zero cell.
-
-    ``reflect`` mirrors about the edge cell without repeating it (numpy's ``reflect``,
-    scipy's ``mirror``: ``-1 -> 1``), ``replicate`` repeats the edge, ``wrap`` is periodic.
-    """
-    index = np.asarray(index)
-    inside = (index >= 0) & (index < n)
-    if border == "zeros":
-        return np.where(inside, index, -1)
-    if border == "replicate":
-        return np.clip(index, 0, n - 1)
-    if border == "wrap":
-        return np.mod(index, n)
-    if border == "reflect":
-        if n == 1:
-            return np.zeros_like(index)
-        period = 2 * (n - 1)
-        m = np.mod(index, period)
-        return np.where(m < n, m, period - m)
-    raise ValueError(f"border must be one of zeros, reflect, replicate, wrap, not {border!r}")
+def effective_kernel(settings: Settings) -> tuple[int, int]:
+    """``(kh_eff, kw_eff)``: the cells a window spans, ``(k - 1) * dilation + 1`` a side."""
+    kh, kw = settings.kernel_array().shape[:2]
+    d = settings.dilation
+    return ((kh - 1) * d + 1, (kw - 1) * d + 1)
 
 
 def window_values(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, border: str) -> np.ndarray:
@@ -100,7 +88,7 @@ class Placement:
 def conv_placement(settings: Settings, image_shape: tuple) -> Placement:
     """Placement of the convolution's output grid (before pooling)."""
     (pt, _), (pl, _) = axis_pads(settings, image_shape[0], image_shape[1])
-    kh, kw = settings.kernel_array().shape[:2]
+    kh, kw = effective_kernel(settings)
     s = settings.stride
     return Placement(-pl + kw / 2 - s / 2, -pt + kh / 2 - s / 2, float(s), float(s))
 
@@ -120,10 +108,12 @@ def output_placement(settings: Settings, image_shape: tuple) -> Placement:
 
 
 def receptive_field(settings: Settings, image_shape: tuple, row: int, col: int):
-    """Input rows and cols (unpadded indices, may be outside) read by conv output (row, col)."""
+    """Input rows and cols (unpadded indices, may be outside) read by conv output (row, col):
+    ``row * stride - top + a * dilation`` for each kernel row ``a`` (the taps, ``dilation``
+    apart; the cells between them are not read), likewise the cols."""
     (pt, _), (pl, _) = axis_pads(settings, image_shape[0], image_shape[1])
     kh, kw = settings.kernel_array().shape[:2]
-    s = settings.stride
-    rows = np.arange(kh) + row * s - pt
-    cols = np.arange(kw) + col * s - pl
+    s, d = settings.stride, settings.dilation
+    rows = np.arange(kh) * d + row * s - pt
+    cols = np.arange(kw) * d + col * s - pl
     return rows, cols

@@ -53,7 +53,11 @@ class Inspection:
 
 
 def inspect(x: np.ndarray, settings: Settings, row: int, col: int) -> Inspection:
-    """The arithmetic of convolution output ``(row, col)`` on ``x`` ((H, W) or (H, W, C))."""
+    """The arithmetic of convolution output ``(row, col)`` on ``x`` ((H, W) or (H, W, C)).
+
+    With ``settings.dilation`` d > 1 the values are the cells under the kernel's taps, ``d``
+    apart (:func:`convdemo.geometry.receptive_field`); the cells between them are not read.
+    """
     rows, cols = receptive_field(settings, x.shape, row, col)
     values = window_values(x, rows, cols, settings.border).astype(np.float64)
     if values.ndim == 2:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from convdemo.limits import F32_MAX, MAX_KERNEL_SIDE
+
 __all__ = [
     "LECTURE_PRESETS",
     "PRESETS",
@@ -146,10 +148,6 @@ _UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
 _MAX_NUMBER_TEXT = 100
 
 
-#: weights are float32 in the engine; a bigger number would become infinity
-_F32_MAX = float(np.finfo(np.float32).max)
-
-
 def parse_number(text: str) -> float:
     """Read one kernel weight typed by a person.
 
@@ -190,7 +188,7 @@ def parse_number(text: str) -> float:
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{stripped!r} is not a finite number")
-    if abs(value) > _F32_MAX:
+    if abs(value) > F32_MAX:
         raise ValueError(f"{stripped!r} is too large for a weight (at most about 3.4e38)")
     return value
 
@@ -262,8 +260,9 @@ def parse_kernel(text: str) -> np.ndarray:
             + ", ".join(str(len(r)) for r in rows)
         )
     kh, kw = len(rows), widths.pop()
-    if not (1 <= kh <= 15 and 1 <= kw <= 15):
-        raise ValueError(f"kernel must be 1 to 15 cells on each side, not {kh}x{kw}")
+    if not (1 <= kh <= MAX_KERNEL_SIDE and 1 <= kw <= MAX_KERNEL_SIDE):
+        raise ValueError(f"kernel must be 1 to {MAX_KERNEL_SIDE} cells on each side, not "
+                         f"{kh}x{kw}")
     return np.array(rows, dtype=np.float32)
 
 

@@ -115,6 +115,7 @@ def run(image: np.ndarray, settings: Settings) -> Result:
         channels=_conv_channels(settings),
         flip=settings.flip,
         bias=settings.bias,
+        dilation=settings.dilation,
     )
     if settings.relu:
         raw = ops.relu(raw)
@@ -154,6 +155,10 @@ def partials(image: np.ndarray, settings: Settings) -> np.ndarray | None:
 
 
 def _check(settings: Settings) -> None:
+    if settings.transposed:
+        raise ValueError(
+            "transposed convolution is not available yet; turn it off (transposed=False)"
+        )
     if settings.channels not in CHANNEL_MODES:
         raise ValueError(
             f"channels must be one of {', '.join(CHANNEL_MODES)}, not {settings.channels!r}"
@@ -178,6 +183,7 @@ def output_shapes(image_shape: tuple, settings: Settings) -> tuple[tuple, tuple 
         stride=settings.stride,
         padding=settings.padding,
         channels=_conv_channels(settings),
+        dilation=settings.dilation,
     )
     if settings.pool == "none":
         return conv, None

@@ -197,6 +197,34 @@ def test_apply_empty_result(capsys, tmp_path, photo):
     assert code == 0 and np.load(tmp_path / "o.npy").shape == (0, 0)
 
 
+def test_apply_dilation_matches_pipeline(capsys, tmp_path, photo):
+    out_path = tmp_path / "atrous.npy"
+    code, out, err = run(capsys, "apply", photo, out_path, "--kernel", "blur", "--dilation", "3",
+                         "--padding", "same", "--border", "reflect")
+    assert code == 0 and err == ""
+    settings = Settings(dilation=3, padding="same", border="reflect").replace(
+        kernel=kernels.PRESETS["blur"].array())
+    expected = pipeline.run(imaging.load_image(photo).array, settings).raw
+    np.testing.assert_array_equal(np.load(out_path), expected)
+    assert expected.shape == (30, 40, 3)
+    assert "conv 3×3, dilation 3, stride 1, same" in out
+    undilated = pipeline.run(imaging.load_image(photo).array, settings.replace(dilation=1)).raw
+    assert not np.allclose(expected, undilated)
+
+
+def test_apply_huge_padding_is_refused_in_one_sentence(capsys, tmp_path, monkeypatch):
+    """Issue 14: --padding 20000 --border wrap --stride 8 on a 400x300 photo asked numpy for
+    a 20 GB padded copy; now one sentence names the size and what to do."""
+    monkeypatch.setenv("CONVDEMO_MAX_MEMORY", "4G")
+    big = tmp_path / "big.png"
+    Image.fromarray(np.zeros((300, 400, 3), np.uint8)).save(big)
+    code, _, err = run(capsys, "apply", big, tmp_path / "o.png", "--padding", "20000",
+                       "--border", "wrap", "--stride", "8")
+    assert code == 1
+    assert_one_line_error(err, "padded input", "GB", "choose smaller settings")
+    assert not (tmp_path / "o.png").exists()
+
+
 def test_apply_unwritable_output(capsys, tmp_path, photo):
     code, _, err = run(capsys, "apply", photo, tmp_path / "missing" / "o.png")
     assert code == 1
@@ -216,6 +244,9 @@ def test_apply_unwritable_output(capsys, tmp_path, photo):
         ["--pool", "min"],
         ["--display", "rainbow"],
         ["--pool-size", "-1"],
+        ["--dilation", "0"],
+        ["--dilation", "9"],
+        ["--dilation", "two"],
     ],
 )
 def test_apply_usage_errors_exit_2(capsys, tmp_path, photo, extra):
@@ -238,6 +269,7 @@ def test_apply_help(capsys):
         "--pool",
         "--pool-size",
         "--display",
+        "--dilation",
     ):
         assert option in out
 

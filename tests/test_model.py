@@ -27,6 +27,7 @@ def _conv_loops(image, kernel, bias):
 
 def test_seed_summary_matches_keras():
     text = cnn.build("seed").summary()
+    assert text.splitlines()[0] == 'Model: "sequential"'  # Keras's name, not the arch's
     for needle in [
         "Layer (type)", "Output Shape", "Param #",
         "(None, 26, 26, 32)", "(None, 13, 13, 32)", "(None, 5408)", "(None, 128)", "(None, 10)",

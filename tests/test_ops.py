@@ -304,12 +304,17 @@ def test_output_shape_bad_arguments():
         ops.output_shape((4, 4, 3), (3, 3, 2))
     with pytest.raises(ValueError, match="padding"):
         ops.pad_amounts(5, 3, 1, "bogus")
+    with pytest.raises(ValueError, match="one axis's padding"):
+        ops.pad_amounts(5, 3, 1, (2, 0))  # a pair is two axes: split it first
 
 
 def test_docstring_examples():
     import doctest
+    import pkgutil
 
-    assert doctest.testmod(ops).failed == 0
+    for info in pkgutil.iter_modules(ops.__path__, "convdemo.ops."):
+        module = __import__(info.name, fromlist=["_"])
+        assert doctest.testmod(module).failed == 0, info.name
 
 
 def test_non_contiguous_and_other_dtype_inputs():
@@ -331,15 +336,29 @@ def test_non_contiguous_and_other_dtype_inputs():
     np.testing.assert_array_equal(ops.pool2d(view, 2), ops.pool2d(np.ascontiguousarray(view), 2))
 
 
-@pytest.mark.parametrize("method", ["_add_channels", "_matmul_channels"])
-def test_both_channel_sum_methods(monkeypatch, method):
-    """The engine picks the faster channel sum at run time; either must be right."""
-    assert ops._channel_sum() in (ops._add_channels, ops._matmul_channels)
-    monkeypatch.setattr(ops, "_CHANNEL_SUM", getattr(ops, method))
-    img = RNG.standard_normal((40, 50, 3)).astype(np.float32)
+@pytest.mark.parametrize("channels", [2, 3])
+def test_channel_sum_methods_agree_bit_for_bit(channels):
+    """The rule picks BLAS ``x @ ones`` for 2 and 3 channels because it gives exactly the
+    left-to-right float32 sums of the strided adds; check that on values of mixed scale."""
+    bands = ops.bands
+    assert bands.channel_sum(channels) is bands.matmul_channels
+    x = RNG.standard_normal((37, 211, channels)).astype(np.float32)
+    x *= np.float32(1e3) ** np.arange(channels, dtype=np.float32)  # rounding order shows
+    by_add, by_matmul = (np.empty(x.shape[:2], np.float32) for _ in range(2))
+    bands.add_channels(x, by_add)
+    bands.matmul_channels(x, by_matmul)
+    np.testing.assert_array_equal(by_add, by_matmul)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4, 5])
+def test_channel_sum_paths(channels):
+    """Every channel count (each path of the rule) against the reference, with and without
+    padding and stride."""
+    img = RNG.standard_normal((40, 50, channels)).astype(np.float32)
     k = RNG.standard_normal((3, 3))
     for kwargs in ({}, {"padding": "same", "border": "reflect"}, {"stride": 2}):
-        close(ops.conv2d(img, k, **kwargs), ops.conv2d_reference(img, k, **kwargs), k, img * 3)
+        close(ops.conv2d(img, k, **kwargs), ops.conv2d_reference(img, k, **kwargs), k,
+              img * channels)
 
 
 def test_weights_and_bias_beyond_float32_are_refused():
@@ -350,3 +369,86 @@ def test_weights_and_bias_beyond_float32_are_refused():
     with pytest.raises(ValueError, match="bias must be a finite float32"):
         ops.conv2d(img, [[1.0]], bias=1e39)
     assert np.isfinite(ops.conv2d(img, [[3e38]])).all()
+
+
+@pytest.mark.parametrize("border", ops.BORDERS)
+def test_border_index_agrees_with_numpy_pad(border):
+    """The references and the inspector index what the fast engine pads: one rule, two forms."""
+    for n in range(1, 6):
+        pad = 3 * n + 2  # several periods of reflect and wrap
+        values = np.arange(1, n + 1)
+        padded = np.pad(values, pad, mode=ops.borders.NP_PAD_MODE[border])
+        index = ops.border_index(np.arange(-pad, n + pad), n, border)
+        got = np.where(index >= 0, values[np.clip(index, 0, None)], 0)
+        np.testing.assert_array_equal(got, padded, err_msg=f"n={n}")
+    with pytest.raises(ValueError, match="border must be one of"):
+        ops.border_index([0], 3, "mirror")
+
+
+# --------------------------------------------------------------------------- dilation
+
+
+def test_dilation_hand_computed():
+    # taps 2 apart on x[r, c] = 5r + c: rows and cols {0, 2, 4} -> 3 * 5 * 6 + 3 * 6 = 108
+    np.testing.assert_array_equal(ops.conv2d(X5, ONES3, dilation=2), [[108]])
+    same = ops.conv2d(X5, ONES3, dilation=2, padding="same")
+    assert same.shape == (5, 5)
+    assert same[2, 2] == 108
+    assert same[0, 0] == 0 + 2 + 10 + 12  # taps at rows/cols -2, 0, 2: four inside
+    # PyTorch's padding=2 with dilation 2 keeps the size here, as "same" does
+    np.testing.assert_array_equal(ops.conv2d(X5, ONES3, dilation=2, padding=2), same)
+    # (dy, dx) = (1, 2): rows {0, 1, 2}, cols {0, 2, 4} for the first output
+    out = ops.conv2d(X5, ONES3, dilation=(1, 2))
+    assert out.shape == (3, 1)
+    assert out[0, 0] == sum(5 * r + c for r in (0, 1, 2) for c in (0, 2, 4))
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "s", "d", "padding", "pads", "out"),
+    [
+        (7, 3, 1, 2, "valid", (0, 0), 3),  # ke = 5
+        (7, 3, 1, 2, "same", (2, 2), 7),
+        (7, 3, 2, 2, "same", (2, 2), 4),  # ceil(7 / 2) = 4, total (4 - 1) * 2 + 5 - 7 = 4
+        (8, 3, 2, 3, "same", (2, 3), 4),  # ke = 7, total (4 - 1) * 2 + 7 - 8 = 5
+        (7, 3, 1, 2, "full", (4, 4), 11),
+        (7, 3, 1, 3, 1, (1, 1), 3),  # PyTorch: floor((7 + 2 - 3 * 2 - 1) / 1) + 1 = 3
+        (4, 3, 1, 3, "valid", (0, 0), 0),  # ke = 7 > 4: nothing fits
+    ],
+)
+def test_dilated_pad_amounts_and_sizes(n, k, s, d, padding, pads, out):
+    ke = (k - 1) * d + 1
+    assert ops.pad_amounts(n, k, s, padding, dilation=d) == pads
+    assert ops.output_shape((n, 1), (k, 1), stride=(s, 1), padding=padding,
+                            dilation=(d, 1))[0] == out
+    assert out == max(0, (n + sum(pads) - ke) // s + 1)
+
+
+@pytest.mark.parametrize("bad", [0, -1, (1, 0), (2,), 1.5, True, "2"])
+def test_bad_dilation_is_refused(bad):
+    for fn in (ops.conv2d, ops.conv2d_reference):
+        with pytest.raises(ValueError, match="dilation must be an int >= 1"):
+            fn(X5, ONES3, dilation=bad)
+    with pytest.raises(ValueError, match="dilation must be an int >= 1"):
+        ops.output_shape((5, 5), (3, 3), dilation=bad)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_huge_padding_is_refused_before_allocating(monkeypatch):
+    """Issue 14: --padding 20000 --border wrap --stride 8 on a 400x300 photo asked for a
+    20 GB padded copy. It is refused with one sentence that names the size."""
+    from convdemo import budget
+
+    monkeypatch.setenv(budget.ENV, "2G")
+    img = np.zeros((300, 400, 3), np.float32)
+    for channels in ("separate", "sum"):
+        with pytest.raises(budget.MemoryBudgetError) as info:
+            ops.conv2d(img, ONES3, padding=20000, border="wrap", stride=8, channels=channels)
+        text = str(info.value)
+        assert "padded input (40400x40300" in text and "GB" in text and "\n" not in text
+    # full padding of a dilated kernel (ke = 20001): a 40010x40010 copy and result
+    with pytest.raises(budget.MemoryBudgetError, match="padded input .* and its result"):
+        ops.conv2d(np.zeros((10, 10), np.float32), ONES3, padding="full", dilation=10000)
+    # within the budget nothing changes
+    assert ops.conv2d(img, ONES3, padding=5, stride=8).shape == (39, 51)

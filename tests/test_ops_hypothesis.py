@@ -30,12 +30,13 @@ FEW_WEIGHTS = st.sampled_from([0.0, 1.0, -1.0, 2.0, -2.0, 0.1, -0.1, 0.5, 1 / 9]
 @contextlib.contextmanager
 def tiny_bands():
     """Force 1-row bands and two threads even on tiny arrays."""
-    saved = ops._BAND_ELEMS, ops._THREAD_MIN
-    ops._BAND_ELEMS, ops._THREAD_MIN = 1, 1
+    par = ops.parallel
+    saved = par.BAND_ELEMS, par.THREAD_MIN
+    par.BAND_ELEMS, par.THREAD_MIN = 1, 1
     try:
         yield
     finally:
-        ops._BAND_ELEMS, ops._THREAD_MIN = saved
+        par.BAND_ELEMS, par.THREAD_MIN = saved
 
 
 def assert_matches(fast, ref, kernel, image, bias=0.0):
@@ -48,6 +49,9 @@ def assert_matches(fast, ref, kernel, image, bias=0.0):
 
 
 strides = st.one_of(st.integers(1, 4), st.tuples(st.integers(1, 4), st.integers(1, 4)))
+dilations = st.one_of(
+    st.just(1), st.integers(1, 4), st.tuples(st.integers(1, 3), st.integers(1, 3))
+)
 paddings = st.one_of(
     st.sampled_from(ops.PADDINGS),
     st.integers(0, 4),
@@ -73,6 +77,7 @@ def conv_cases(draw, max_side=9, max_k=6):
         "channels": draw(st.sampled_from(ops.CHANNEL_MODES)),
         "flip": draw(st.booleans()),
         "bias": draw(st.sampled_from([0.0, 0.5, -1.25])),
+        "dilation": draw(dilations),
     }
     return image, kernel, kwargs
 
@@ -86,6 +91,7 @@ def check_conv(image, kernel, kwargs):
         stride=kwargs["stride"],
         padding=kwargs["padding"],
         channels=kwargs["channels"],
+        dilation=kwargs["dilation"],
     )
     assert_matches(fast, ref, kernel, image, kwargs["bias"])
     with tiny_bands():
@@ -131,6 +137,31 @@ def test_flip_equals_scipy_convolve2d(image, kernel):
     if image.shape[0] >= kernel.shape[0] and image.shape[1] >= kernel.shape[1]:
         ref = scipy.signal.convolve2d(image, kernel, mode="valid")
         assert_matches(ops.conv2d(image, kernel, flip=True), ref, kernel, image)
+
+
+def written_out(kernel: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """The dilated kernel as an ordinary one: ``dy - 1`` rows and ``dx - 1`` columns of zeros
+    between the taps."""
+    kh, kw = kernel.shape[:2]
+    out = np.zeros(((kh - 1) * dy + 1, (kw - 1) * dx + 1) + kernel.shape[2:], kernel.dtype)
+    out[::dy, ::dx] = kernel
+    return out
+
+
+@SETTINGS
+@given(conv_cases(max_side=10, max_k=4), st.integers(1, 4), st.integers(1, 4))
+def test_dilation_equals_the_kernel_written_out_with_zeros(case, dy, dx):
+    """The definition of dilation, for every padding rule (their amounts come from the
+    effective kernel, which is the written-out kernel's size): the same numbers, and for the
+    reference the same sums exactly."""
+    image, kernel, kwargs = case
+    kwargs["dilation"] = (dy, dx)
+    wide = written_out(kernel, dy, dx)
+    plain = {**kwargs, "dilation": 1}
+    assert_matches(ops.conv2d(image, kernel, **kwargs), ops.conv2d(image, wide, **plain),
+                   kernel, image, kwargs["bias"])
+    np.testing.assert_array_equal(ops.conv2d_reference(image, kernel, **kwargs),
+                                  ops.conv2d_reference(image, wide, **plain))
 
 
 NP_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "wrap": "wrap"}
@@ -244,3 +275,84 @@ def test_pool_sizes_follow_the_written_rules(n, size, stride):
     assert ops.pool_output_shape((n, 1), (size, 1), stride=(stride, 1))[0] == valid
     same = -(-n // stride)
     assert ops.pool_output_shape((n, 1), (size, 1), stride=(stride, 1), padding="same")[0] == same
+
+
+# --------------------------------------------------------------------------- the layer form
+
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+def within_rounding(fast, ref, magnitude, terms):
+    """|fast - ref| <= (terms + 2) * eps32 * magnitude, where ``magnitude`` is the same sum
+    over |terms| (computed by the reference on absolute values): the float32 error bound of
+    a sum of ``terms`` products, whatever order BLAS adds them in."""
+    assert fast.dtype == np.float32 and fast.shape == ref.shape
+    bound = (terms + 2) * EPS32 * np.asarray(magnitude, np.float64) + 1e-30
+    excess = np.abs(fast.astype(np.float64) - ref.astype(np.float64)) - bound
+    assert excess.max(initial=-1) <= 0, f"off by {excess.max():g} beyond the bound"
+
+
+@contextlib.contextmanager
+def layer_blocks(chunk):
+    """Force the layer form's chunked paths: ``chunk`` bytes of patches at a time (1: one
+    output row per block; larger: whole images per block), or leave the rule alone."""
+    layer = ops.layer
+    saved = layer.WHOLE_BYTES, layer.CHUNK_BYTES
+    if chunk is not None:
+        layer.WHOLE_BYTES, layer.CHUNK_BYTES = 0, chunk
+    try:
+        yield
+    finally:
+        layer.WHOLE_BYTES, layer.CHUNK_BYTES = saved
+
+
+@st.composite
+def layer_cases(draw, max_side=7, max_k=4):
+    n = draw(st.integers(1, 3))
+    h, w = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    cin, cout = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    x = draw(hnp.arrays(np.float32, (n, h, w, cin), elements=ELEMS))
+    kh, kw = draw(st.integers(1, max_k)), draw(st.integers(1, max_k))
+    kernel = draw(hnp.arrays(np.float32, (kh, kw, cin, cout), elements=KELEMS))
+    bias = draw(st.one_of(st.none(), hnp.arrays(np.float32, (cout,), elements=KELEMS)))
+    kwargs = {"stride": draw(strides), "padding": draw(paddings), "dilation": draw(dilations)}
+    chunk = draw(st.sampled_from([None, 1, 64 * 4 * 9]))
+    return x, kernel, bias, kwargs, chunk
+
+
+def check_layer(x, kernel, bias, kwargs, chunk):
+    ref = ops.conv2d_reference(x, kernel, bias=bias, **kwargs)
+    with layer_blocks(chunk):
+        fast = ops.conv2d(x, kernel, bias=bias, **kwargs)
+    assert fast.shape == ops.output_shape(x.shape, kernel.shape, **kwargs)
+    kh, kw, cin, _ = kernel.shape
+    magnitude = ops.conv2d_reference(np.abs(x), np.abs(kernel), **kwargs)
+    if bias is not None:
+        magnitude = magnitude + np.abs(bias)
+    within_rounding(fast, ref, magnitude, kh * kw * cin + 1)
+
+    g = np.linspace(-2, 3, fast.size, dtype=np.float32).reshape(fast.shape)
+    g = g[..., ::-1].copy() if fast.size else g
+    dx_r, dk_r, db_r = ops.conv2d_grads_reference(x, kernel, g, **kwargs)
+    with layer_blocks(chunk):
+        dx, dk, db = ops.conv2d_grads(x, kernel, g, **kwargs)
+    m = fast.shape[0] * fast.shape[1] * fast.shape[2]
+    within_rounding(dx, dx_r, ops.conv2d_grads_reference(x, np.abs(kernel), np.abs(g), **kwargs)[0],
+                    kh * kw * kernel.shape[3])
+    within_rounding(dk, dk_r, ops.conv2d_grads_reference(np.abs(x), kernel, np.abs(g), **kwargs)[1],
+                    m)
+    within_rounding(db, db_r, np.abs(g).sum(axis=(0, 1, 2)), m)
+
+
+@SETTINGS
+@given(layer_cases())
+def test_layer_form_and_gradients_match_references(case):
+    check_layer(*case)
+
+
+@SETTINGS
+@given(layer_cases(max_side=3, max_k=6))
+def test_layer_form_kernels_larger_than_the_input(case):
+    x, kernel = case[0], case[1]
+    assume(kernel.shape[0] > x.shape[1] or kernel.shape[1] > x.shape[2])
+    check_layer(*case)

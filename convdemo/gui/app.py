@@ -63,7 +63,7 @@ def configure_pyqtgraph() -> None:
 
 
 def run_app(image=None, preset=None, model=None, screenshot=None, *, fresh=False,
-            state=None) -> int:
+            state=None, lesson=None) -> int:
     """Open the window (or render it to ``screenshot``); returns the process exit code.
 
     ``fresh``: start from the defaults, ignoring the remembered lab. ``state``: a saved lab
@@ -93,6 +93,8 @@ def run_app(image=None, preset=None, model=None, screenshot=None, *, fresh=False
         opened_state = window.open_lab(state)
         if not opened_state:
             print(f"convdemo: {window.last_error}", file=sys.stderr)
+    if lesson:
+        opened_state = window.lesson_panel.open_lesson(lesson) or opened_state
     if not (opened_state and window.lab.image is not None):
         open_first_image(window, image, from_settings=not screenshot)
     window.lab.clear_history()  # the start is not a change to undo

@@ -340,6 +340,7 @@ class FilterView(QWidget):
                 # would then not fit beside the enlarged map in a 320 px dock)
                 fonts.relative(cell, 1.0, mono=True)
                 cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                cell.setMinimumWidth(cell.fontMetrics().horizontalAdvance("-0.000") + 8)
                 cell.setAutoFillBackground(True)
                 grid.addWidget(cell, r, c)
                 row.append(cell)
@@ -349,6 +350,9 @@ class FilterView(QWidget):
         fonts.relative(self.bias, 1.0, mono=True)  # placed beside "Use this filter"
 
     def set_filter(self, kernel: np.ndarray | None, bias: float | None) -> None:
+        for row in self.cells:  # as wide as "-0.000" at the font in force (interface scale)
+            for cell in row:
+                cell.setMinimumWidth(cell.fontMetrics().horizontalAdvance("-0.000") + 8)
         scale = 0.0 if kernel is None else float(np.abs(kernel).max())
         for r in range(3):
             for c in range(3):
@@ -623,7 +627,7 @@ class CNNPanel(QWidget):
         inspect.addWidget(self.inspect_title, 0, 0, 1, 3)
         self.inspect_input.setFixedSize(SEEN_SIDE, SEEN_SIDE)
         inspect.addWidget(self.inspect_input, 1, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
-        star = QLabel("∗", self)
+        self.inspect_star = star = QLabel("∗", self)
         fonts.relative(star, 1.6, bold=True)
         inspect.addWidget(star, 1, 1, 2, 1, Qt.AlignmentFlag.AlignCenter)
         inspect.addWidget(self.filter_view, 1, 2, Qt.AlignmentFlag.AlignLeft)
@@ -1057,6 +1061,7 @@ class CNNPanel(QWidget):
             self._chosen = None
             self.inspected_view.set_message("Click a map")
             self.inspect_input.set_message("")
+            self._show_filter_row(False)
             self.inspect_title.setText("Click a map to see the 3×3 filter it learned.")
             self.filter_view.set_filter(None, None)
             self.use_button.setEnabled(False)
@@ -1074,11 +1079,13 @@ class CNNPanel(QWidget):
             stats = ""
         cin = weights.shape[2]
         result = self._result
+        self._show_filter_row(True)
         if cin == 1:
             if result is not None and result.x28 is not None and not result.blank:
                 self.inspect_input.set_rgb(imaging.to_u8(result.x28))
             else:
                 self.inspect_input.set_message("")
+            self._show_filter_row(False)
             kernel = np.ascontiguousarray(weights[:, :, 0, j], dtype=np.float32)
             bias = float(biases[j])
             self.inspect_title.setText(f"<b>{self.layer()} map {j}</b>{stats}, "
@@ -1101,6 +1108,7 @@ class CNNPanel(QWidget):
                 self.inspect_input.set_rgb(to_viridis(plane, float(plane.max()) or 1.0))
             else:
                 self.inspect_input.set_message("")
+            self._show_filter_row(False)
             kernel = np.ascontiguousarray(weights[:, :, c, j], dtype=np.float32)
             bias = 0.0
             self.inspect_title.setText(
@@ -1129,6 +1137,12 @@ class CNNPanel(QWidget):
                                f"{map_bias:+.3f}: that bias {belongs}.")
         self._chosen = (kernel, bias)
         self.use_button.setEnabled(True)
+
+    def _show_filter_row(self, on: bool) -> None:
+        """The 28x28 input ∗ filter row and the large map appear once a map is clicked."""
+        for w in (self.inspect_input, self.inspect_star, self.filter_view,
+                  self.filter_view.bias, self.inspected_view):
+            w.setVisible(on)
 
     def _use_filter(self) -> None:
         if self._chosen is None:

@@ -40,6 +40,7 @@ from convdemo.gui import fonts
 from convdemo.gui.controls import Controls
 from convdemo.gui.inspector import InspectorPanel
 from convdemo.gui.kernel_editor import KernelEditor
+from convdemo.gui.lesson_panel import LessonPanel
 from convdemo.gui.live_view import LiveView, live_extras
 from convdemo.gui.presentation import Presentation
 from convdemo.gui.qimage import to_pil, to_qimage
@@ -152,6 +153,7 @@ class MainWindow(QMainWindow):
         self.lab = Lab()
         self.runner = LatestWins("convdemo-compute", self)
         self.loader = LatestWins("convdemo-load", self)
+        self.exporter = LatestWins("convdemo-export", self)
         self._prepared: list[Prepared] = []  # the last few images' previews and 8-bit copies
         self._seconds_per_mpix: float | None = None  # measured cost of full results
         self._generation = 0
@@ -238,6 +240,8 @@ class MainWindow(QMainWindow):
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.tabs, 1)
+        self.lesson_panel = LessonPanel(self)
+        top_layout.addWidget(self.lesson_panel)
         top_layout.addWidget(self.readout)
         split.addWidget(top)
         split.addWidget(bottom)
@@ -340,6 +344,9 @@ class MainWindow(QMainWindow):
         self.space_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
         self.space_shortcut.activated.connect(self._space)
         self.presentation = Presentation(self)
+        self.export_gif_act = action("Export scan as &GIF…", self.export_gif_dialog, None,
+                                     "exportGifAction",
+                                     "scan mode's animation with these settings, as a GIF")
 
     def create_menus(self) -> None:
         bar = self.menuBar()
@@ -360,9 +367,12 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.open_lab_act)
         file_menu.addAction(self.save_lab_act)
         file_menu.addSeparator()
+        self.lesson_panel.add_to_menu(file_menu)
+        file_menu.addSeparator()
         file_menu.addAction(self.save_act)
         file_menu.addAction(self.copy_act)
         file_menu.addAction(self.export_view_act)
+        file_menu.addAction(self.export_gif_act)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_act)
 
@@ -414,6 +424,10 @@ class MainWindow(QMainWindow):
         self.runner.idle.connect(self._check_settled)
         self.loader.result.connect(self._on_loaded)
         self.loader.failed.connect(self._on_load_failed)
+        self.exporter.result.connect(self._on_export_progress)
+        self.exporter.failed.connect(lambda _tag, message: self.report_failure(message))
+        self.scan_panel.speedChanged.connect(
+            lambda speed: self.lab.set_view(scan_speed=float(speed)))
         # new cells are shown (and measured) on the next event-loop turn: measure after that
         self.kernel_editor.sizeChanged.connect(
             lambda _k: QTimer.singleShot(0, self._editor_resized))
@@ -458,6 +472,10 @@ class MainWindow(QMainWindow):
                 self.tabs.blockSignals(False)
             if tab != 1 and self.scan_panel.playing():
                 self.scan_panel.pause()
+            if tab == 1 and state.image is not None:
+                self.scan_panel.set_source(state.image, state.settings)
+            if abs(self.scan_panel.steps_per_second() - view.scan_speed) > 1e-9:
+                self.scan_panel.set_steps_per_second(view.scan_speed)
             self.channel_acts[view.input_channel].setChecked(True)
             if change is None or change.old.view.input_channel != view.input_channel:
                 self._show_input()
@@ -546,6 +564,10 @@ class MainWindow(QMainWindow):
         self._loaded_one()
         self._load_failed(message)
         self._check_settled()
+
+    def report_failure(self, message: str) -> None:
+        """One sentence for the status bar (a file that could not be used)."""
+        self._load_failed(message)
 
     def _load_failed(self, message: str) -> None:
         self.last_error = message
@@ -887,6 +909,7 @@ class MainWindow(QMainWindow):
 
     def apply_scale(self, scale: float) -> None:
         """The window's own fixed sizes at interface scale ``scale``."""
+        self.scan_panel.canvas.set_text_scale(scale)
         for pane in (self.input_pane, self.output_pane):
             pane.set_interface_scale(scale)
         self.controls.setMaximumWidth(max(round(230 * scale),
@@ -929,6 +952,18 @@ class MainWindow(QMainWindow):
         self.lab.set_view(tab="scan" if self.tabs.widget(index) is self.scan_panel else "live")
         if self.tabs.widget(index) is self.scan_panel and self.lab.image is not None:
             self.scan_panel.set_source(self.lab.image, self.lab.settings)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Right/Left move through a lesson's steps when nothing else wanted the keys (a
+        kernel cell or the map grid takes its arrows first)."""
+        if self.lesson_panel.active() and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            if event.key() == Qt.Key.Key_Right:
+                self.lesson_panel.next()
+                return
+            if event.key() == Qt.Key.Key_Left:
+                self.lesson_panel.previous()
+                return
+        super().keyPressEvent(event)
 
     def _space(self) -> None:
         if self.tabs.currentWidget() is self.scan_panel:
@@ -1162,6 +1197,53 @@ class MainWindow(QMainWindow):
         self.show_status(f"Saved the view ({pixmap.width()}×{pixmap.height()}) to {path}")
         return True
 
+    def export_gif_dialog(self) -> None:
+        if self.lab.image is None:
+            self.show_status("Open an image first.")
+            return
+        source = self.lab.state.source
+        stem = Path(source.name).stem or "scan"
+        path, _ = QFileDialog.getSaveFileName(self, "Export scan as GIF",
+                                              str(Path.home() / f"{stem}-scan.gif"),
+                                              "GIF animation (*.gif)")
+        if path:
+            if not path.lower().endswith(".gif"):
+                path += ".gif"
+            self.export_gif(path)
+
+    def export_gif(self, path) -> None:
+        """Write scan mode's animation with the lab's image and settings, off the GUI thread
+        (the status bar counts the frames; :attr:`exported` says "gif" when done)."""
+        from convdemo import scan_export
+
+        image, settings = self.lab.image, self.lab.settings
+
+        def job(ctx: Context) -> None:
+            def progress(done: int, total: int) -> bool:
+                ctx.emit(("progress", done, total))
+                return not ctx.newer_waiting()
+
+            info = scan_export.write_gif(image, settings, path, progress=progress)
+            ctx.emit(("done", info))
+
+        self.show_status("Writing the scan as a GIF…")
+        self.exporter.submit(job, tag=str(path))
+
+    def _on_export_progress(self, message) -> None:
+        if message[0] == "progress":
+            _, done, total = message
+            self.show_status(f"Writing the scan as a GIF: frame {done} of {total}…")
+            return
+        info = message[1]
+        if info is None:
+            self.show_status("The GIF was not written.")
+            self.exported.emit("gif", False)
+            return
+        note = f", every {info.every}th step shown" if info.every > 1 else ""
+        self.show_status(f"Wrote {info.path} ({info.frames} frames{note}, "
+                         f"{info.bytes / 1e6:.2f} MB).", 20000)
+        self.exported.emit("gif", True)
+
     # ================================================================ settings
     def read_settings(self) -> None:
         """Restore the window and the lab. Every value is checked: a bad one is dropped
@@ -1303,6 +1385,7 @@ class MainWindow(QMainWindow):
         self.scan_panel.pause()
         self.runner.shutdown(2.0)
         self.loader.shutdown(2.0)
+        self.exporter.shutdown(2.0)
         if self.cnn_panel is not None:
             self.cnn_panel.shutdown()
         super().closeEvent(event)

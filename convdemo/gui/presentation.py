@@ -55,6 +55,8 @@ class ZoomBar(QWidget):
             self.buttons[name] = button
         self.label = QLabel("100%", self)
         self.label.setObjectName("zoomLabel")
+        for widget in (*self.buttons.values(), self.label):
+            fonts.relative(widget, 1.0)  # the bar's style sheet keeps the app font from them
         self.label.setToolTip("screen pixels per image pixel")
         row.addWidget(self.buttons["zoomOut"])
         row.addWidget(self.label)
@@ -63,10 +65,9 @@ class ZoomBar(QWidget):
         row.addWidget(self.buttons["zoomOne"])
 
     def place(self) -> None:
-        """Top-right corner of the parent (the view), inside its margin."""
+        """Top-left corner of the parent (the view), clear of the colour bar on the right."""
         self.adjustSize()
-        parent = self.parentWidget()
-        self.move(parent.width() - self.width() - 8, 8)
+        self.move(8, 8)
         self.raise_()
 
 

@@ -1,13 +1,15 @@
-"""Scan mode's panel: draws a :class:`convdemo.scan.ScanModel` (R, G and B planes side by
-side, padded cells hatched, the output grid under them) with Play, Pause, Step, Reset and a
-speed slider.
+"""Scan mode's panel: a thin QPainter renderer of :func:`convdemo.scan_render.layout`'s
+scene (the same primitives the GIF export draws with Pillow), with Play, Pause, Step, Reset,
+To the end and a speed control in steps per second.
 """
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
-from PyQt6.QtCore import QLine, QRectF, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen
+from PyQt6.QtCore import QLineF, QRect, QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -18,13 +20,18 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from convdemo import ops
-from convdemo.colormaps import diverging_lut
 from convdemo.gui.fonts import monospace_font
+from convdemo.lab import SCAN_SPEEDS, View
 from convdemo.pipeline import Settings
 from convdemo.scan import ScanModel, scan_copy
+from convdemo.scan_render import Cells, Hatch, Lines, Rect, Scene, Text, layout
 
-PLANE_TINT = {0: (255, 70, 70), 1: (60, 200, 60), 2: (80, 120, 255)}
+#: the speeds the slider offers, in steps per second (within lab.SCAN_SPEEDS)
+SPEEDS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0)
+assert SPEEDS[0] == SCAN_SPEEDS[0] and SPEEDS[-1] == SCAN_SPEEDS[1]
+
+_ALIGN = {"left": Qt.AlignmentFlag.AlignLeft, "center": Qt.AlignmentFlag.AlignHCenter,
+          "right": Qt.AlignmentFlag.AlignRight}
 
 
 def _qimage(rgb: np.ndarray) -> QImage:
@@ -33,148 +40,110 @@ def _qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-class ScanCanvas(QWidget):
-    """Draws a :class:`ScanModel`: input planes on top, output grid(s) below.
+def _edges(x: float, y: float, w: float, h: float) -> QRect:
+    """Whole-pixel rectangle, rounded as the Pillow renderer rounds."""
+    x0, y0 = round(x), round(y)
+    return QRect(x0, y0, round(x + w) - x0, round(y + h) - y0)
 
-    Each grid is one small image drawn scaled up without smoothing (one pixel per cell),
-    plus one batch of grid lines, so a frame costs about a millisecond, not one call per cell.
-    """
+
+def paint_scene(painter: QPainter, scene: Scene) -> None:
+    """Draw ``scene``'s primitives in order (as :func:`convdemo.scan_export.render` does)."""
+    painter.fillRect(QRect(0, 0, scene.width, scene.height), QColor(*scene.background))
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+    painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+    fonts: dict[tuple[int, bool], QFont] = {}
+    for item in scene.items:
+        if isinstance(item, Cells):
+            painter.drawImage(_edges(item.x, item.y, item.w, item.h), _qimage(item.rgb))
+        elif isinstance(item, Rect):
+            r = _edges(item.x, item.y, item.w, item.h)
+            if r.width() <= 0 or r.height() <= 0:
+                continue
+            if item.fill is not None:
+                painter.fillRect(r, QColor(*item.fill))
+            if item.outline is not None:  # a band inside the edge, as four filled strips
+                t, colour = max(1, int(item.width)), QColor(*item.outline)
+                painter.fillRect(QRect(r.x(), r.y(), r.width(), min(t, r.height())), colour)
+                painter.fillRect(QRect(r.x(), r.y() + max(0, r.height() - t), r.width(),
+                                       min(t, r.height())), colour)
+                painter.fillRect(QRect(r.x(), r.y(), min(t, r.width()), r.height()), colour)
+                painter.fillRect(QRect(r.x() + max(0, r.width() - t), r.y(), min(t, r.width()),
+                                       r.height()), colour)
+        elif isinstance(item, (Lines, Hatch)):
+            segments = item.segments() if isinstance(item, Hatch) else item.segments
+            width = 1 if isinstance(item, Hatch) else int(item.width)
+            painter.setPen(QPen(QColor(*item.colour), width))
+            painter.drawLines([QLineF(round(a), round(b), round(c), round(d))
+                               for a, b, c, d in segments])
+        elif isinstance(item, Text) and item.text:
+            key = (item.size, item.bold)
+            if key not in fonts:
+                f = QFont(scene.font_family) if scene.font_family else QFont()
+                f.setPixelSize(max(1, item.size))
+                f.setBold(item.bold)
+                fonts[key] = f
+            painter.setFont(fonts[key])
+            painter.setPen(QColor(*item.colour))
+            painter.drawText(QRectF(item.x, item.y, item.w, item.h),
+                             _ALIGN[item.align] | Qt.AlignmentFlag.AlignVCenter, item.text)
+
+
+class ScanCanvas(QWidget):
+    """Draws a :class:`ScanModel` as :func:`convdemo.scan_render.layout` lays it out for the
+    widget's size: the same scene the GIF export renders with Pillow."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("scanCanvas")
         self.model: ScanModel | None = None
-        self.scale = 1.0  # output colour scale, symmetric
-        self._planes: list[QImage] = []
-        self._lut = diverging_lut()
+        self.text_scale = 1.0  # the interface scale (see set_text_scale)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(300, 200)
 
     def set_model(self, model: ScanModel | None) -> None:
         self.model = model
-        self._planes = []
-        if model is not None:
-            # the colour scale of the output grid: the engine's output range on the same copy
-            s = model.settings
-            ref = ops.conv2d(model.copy, s.kernel_array(), stride=s.stride, padding=s.padding,
-                             border=s.border, flip=s.flip, bias=s.bias,
-                             channels="separate" if s.channels == "separate" else "sum")
-            self.scale = float(np.abs(ref).max()) if ref.size else 1.0
-            self.scale = self.scale or 1.0
-            planes = 1 if model.copy.ndim == 2 else model.copy.shape[2]
-            for p in range(planes):
-                values, _mask = model.padded_plane(p)
-                tint = np.array(PLANE_TINT.get(p) if planes == 3 else (255, 255, 255),
-                                dtype=np.float32)
-                rgb = np.clip(values, 0, 1)[:, :, None] * tint
-                self._planes.append(_qimage((rgb + 0.5).astype(np.uint8)))
         self.update()
 
-    def output_rgb(self, grid: int) -> np.ndarray:
-        """The output grid as colours: diverging for computed cells, light grey for pending."""
-        m = self.model
-        out = m.output if m.output.ndim == 2 else m.output[:, :, grid]
-        pending = np.isnan(out)
-        idx = np.clip(np.rint((np.nan_to_num(out) / self.scale + 1) / 2 * 255), 0, 255)
-        rgb = self._lut[idx.astype(np.intp)]
-        rgb[pending] = 221
-        return rgb
+    def set_text_scale(self, scale: float) -> None:
+        """Grow or shrink the scene's fonts with the interface scale (0.5 to 3); the fonts
+        already follow the canvas's size."""
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or \
+                not 0.5 <= scale <= 3:
+            raise ValueError(f"the text scale must be 0.5 to 3, not {scale!r}")
+        self.text_scale = float(scale)
+        self.update()
 
-    def _grid_lines(self, painter: QPainter, x0: float, y0: float, rows: int, cols: int,
-                    cell: float) -> None:
-        if cell < 5:
-            return
-        # whole-pixel, opaque, 1-px lines: the rasterizer's fast path (a translucent pen costs
-        # ten times more)
-        x1, y1 = round(x0 + cols * cell), round(y0 + rows * cell)
-        lines = [QLine(round(x0), round(y0 + r * cell), x1, round(y0 + r * cell))
-                 for r in range(rows + 1)]
-        lines += [QLine(round(x0 + c * cell), round(y0), round(x0 + c * cell), y1)
-                  for c in range(cols + 1)]
-        painter.setPen(QPen(QColor(120, 120, 120), 1))
-        painter.drawLines(lines)
+    def scene(self) -> Scene | None:
+        """The scene for the present state and size (None without a model)."""
+        if self.model is None:
+            return None
+        return layout(self.model, max(1, self.width()), max(1, self.height()),
+                      text_scale=self.text_scale)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#fafafa"))
-        m = self.model
-        if m is None or not self._planes:
-            painter.end()
-            return
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        planes = len(self._planes)
-        ph = m.copy.shape[0] + m.pad_top + m.pad_bottom
-        pw = m.copy.shape[1] + m.pad_left + m.pad_right
-        oh, ow = m.shape[0], m.shape[1]
-        out_grids = planes if len(m.shape) == 3 else 1
-        gap = 1.0  # in cells
-        label = 18
-        cols_needed = max(planes * pw + (planes - 1) * gap, out_grids * ow + (out_grids - 1) * gap)
-        rows_needed = ph + oh + gap
-        cell = min((self.width() - 8) / cols_needed, (self.height() - 2 * label - 8) / rows_needed)
-        cell = max(cell, 2.0)
-        font = QFont(self.font())
-        font.setPointSizeF(max(7.0, min(10.0, cell * 0.8)))
-        painter.setFont(font)
-        total_w = planes * pw * cell + (planes - 1) * gap * cell
-        x_start = (self.width() - total_w) / 2
-        where = m.current()
-        shown = where if where is not None else (
-            (m.last.row, m.last.col) if m.last is not None else None)
-        k_h, k_w = m.settings.kernel_array().shape[:2]
-        names = ("R", "G", "B") if planes == 3 else ("grey",)
-        hatch = QBrush(QColor(255, 255, 255, 150), Qt.BrushStyle.BDiagPattern)
-        y0 = label + 4
-        for p in range(planes):
-            x0 = x_start + p * (pw + gap) * cell
-            painter.setPen(QColor("#333"))
-            padded = m.pad_top or m.pad_left or m.pad_bottom or m.pad_right
-            painter.drawText(QRectF(x0, 2, pw * cell, label), Qt.AlignmentFlag.AlignCenter,
-                             f"{names[p]} input" + (" (padded)" if padded else ""))
-            painter.drawImage(QRectF(x0, y0, pw * cell, ph * cell), self._planes[p])
-            # the padded frame, hatched: top, bottom, left and right bands
-            inner = QRectF(x0 + m.pad_left * cell, y0 + m.pad_top * cell,
-                           m.copy.shape[1] * cell, m.copy.shape[0] * cell)
-            for band in (QRectF(x0, y0, pw * cell, m.pad_top * cell),
-                         QRectF(x0, inner.bottom(), pw * cell, m.pad_bottom * cell),
-                         QRectF(x0, inner.top(), m.pad_left * cell, inner.height()),
-                         QRectF(inner.right(), inner.top(), m.pad_right * cell,
-                                inner.height())):
-                if band.width() > 0 and band.height() > 0:
-                    painter.fillRect(band, hatch)
-            self._grid_lines(painter, x0, y0, ph, pw, cell)
-            painter.setPen(QPen(QColor("#999"), 1, Qt.PenStyle.DashLine))
-            painter.drawRect(inner)
-            if shown is not None:
-                r0 = shown[0] * m.settings.stride
-                c0 = shown[1] * m.settings.stride
-                painter.setPen(QPen(QColor("#ffd400"), max(2.0, cell / 4)))
-                painter.drawRect(QRectF(x0 + c0 * cell, y0 + r0 * cell, k_w * cell, k_h * cell))
-        # output grid(s)
-        y_out = label + 4 + (ph + gap) * cell + label
-        total_out = out_grids * ow * cell + (out_grids - 1) * gap * cell
-        xo_start = (self.width() - total_out) / 2
-        for g in range(out_grids):
-            x0 = xo_start + g * (ow + gap) * cell
-            painter.setPen(QColor("#333"))
-            title = "output" if out_grids == 1 else f"{names[g]} output"
-            painter.drawText(QRectF(x0 - 60, y_out - label, ow * cell + 120, label),
-                             Qt.AlignmentFlag.AlignCenter,
-                             f"{title} (blue < 0 < red, ±{self.scale:.2g})")
-            painter.drawImage(QRectF(x0, y_out, ow * cell, oh * cell),
-                              _qimage(self.output_rgb(g)))
-            self._grid_lines(painter, x0, y_out, oh, ow, cell)
-            if m.last is not None:
-                painter.setPen(QPen(QColor("#ffd400"), max(2.0, cell / 4)))
-                painter.drawRect(QRectF(x0 + m.last.col * cell, y_out + m.last.row * cell,
-                                        cell, cell))
+        scene = self.scene()
+        if scene is None:
+            painter.fillRect(self.rect(), QColor("#fafafa"))
+        else:
+            paint_scene(painter, scene)
         painter.end()
 
 
 class ScanPanel(QWidget):
-    """objectName ``scanPanel``: the canvas, the arithmetic and the transport buttons."""
+    """objectName ``scanPanel``: the canvas, the arithmetic and the transport buttons.
+
+    The canvas writes the last step's multiply-and-sum along its bottom, large; the same text
+    is kept in the ``scanArithmetic`` label (hidden), for tests and for a layout that wants it.
+    The speed is in steps per second (:data:`SPEEDS`, default ``View().scan_speed``);
+    :meth:`steps_per_second`, :meth:`set_steps_per_second` and :attr:`speedChanged` let the
+    window keep it in the lab's state.
+    """
 
     stepped = pyqtSignal()
+    #: the speed, in steps per second, after the user (or set_steps_per_second) changed it
+    speedChanged = pyqtSignal(float)  # noqa: N815 - Qt's naming
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -205,11 +174,17 @@ class ScanPanel(QWidget):
         bar.addWidget(QLabel("speed"))
         self.speedSlider = QSlider(Qt.Orientation.Horizontal, self)
         self.speedSlider.setObjectName("scanSpeed")
-        self.speedSlider.setRange(1, 100)  # steps per second, on a square scale below
-        self.speedSlider.setValue(30)
-        self.speedSlider.setToolTip("steps per second")
+        self.speedSlider.setRange(0, len(SPEEDS) - 1)  # an index into SPEEDS
+        self.speedSlider.setPageStep(2)
+        self.speedSlider.setValue(_nearest_speed(View().scan_speed))
+        self.speedSlider.setToolTip(f"steps per second, {SPEEDS[0]:g} to {SPEEDS[-1]:g}")
         self.speedSlider.valueChanged.connect(self._speed_changed)
         bar.addWidget(self.speedSlider, 1)
+        self.speedLabel = QLabel(self)
+        self.speedLabel.setObjectName("scanSpeedLabel")
+        self.speedLabel.setMinimumWidth(self.speedLabel.fontMetrics().horizontalAdvance(
+            "00.5 steps/s"))
+        bar.addWidget(self.speedLabel)
         self.progress = QLabel(self)
         self.progress.setObjectName("scanProgress")
         bar.addWidget(self.progress)
@@ -222,18 +197,28 @@ class ScanPanel(QWidget):
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text.setFont(monospace_font())
         self.text.setMinimumHeight(60)
+        self.text.setVisible(False)  # the canvas writes it, large enough for a room
         layout.addWidget(self.text)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
         self._speed_changed(self.speedSlider.value())
 
     def steps_per_second(self) -> float:
-        v = self.speedSlider.value()
-        return max(1.0, v * v / 25.0)  # 1 .. 400 steps per second
+        """The speed in steps per second (one of :data:`SPEEDS`)."""
+        return SPEEDS[self.speedSlider.value()]
+
+    def set_steps_per_second(self, speed: float) -> None:
+        """Set the speed (steps per second, 0.5 to 60; the nearest offered speed is used)."""
+        lo, hi = SCAN_SPEEDS
+        if isinstance(speed, bool) or not isinstance(speed, (int, float)) or \
+                not lo <= speed <= hi:
+            raise ValueError(f"the scan speed must be {lo:g} to {hi:g} steps per second, "
+                             f"not {speed!r}")
+        self.speedSlider.setValue(_nearest_speed(speed))
 
     def set_source(self, image: np.ndarray | None, settings: Settings) -> None:
         """A new image or new settings: start a new scan (paused at the beginning)."""
-        key = settings.replace(relu=False, pool="none", display="clip")
+        key = settings.replace(display="clip")  # the display mode is not scanned
         if image is self._image and key == self._source:
             return
         if image is not self._image:  # hold the array itself: an id() can be reused
@@ -296,16 +281,15 @@ class ScanPanel(QWidget):
             self._update_text()
 
     def _fresh(self) -> ScanModel:
-        m = self.model
-        fresh = ScanModel.__new__(ScanModel)
-        fresh.__dict__.update(m.__dict__)
-        fresh.output = np.full(m.shape, np.nan, dtype=np.float32)
-        fresh.position = 0
-        fresh.last = None
+        fresh = copy.copy(self.model)
+        fresh.reset()
         return fresh
 
     def _speed_changed(self, _value: int) -> None:
-        self.timer.setInterval(max(16, int(1000 / self.steps_per_second())))
+        speed = self.steps_per_second()
+        self.speedLabel.setText(f"{speed:g} steps/s")
+        self.timer.setInterval(max(16, round(1000 / speed)))
+        self.speedChanged.emit(speed)
 
     def _tick(self) -> None:
         if self.model is None:
@@ -330,3 +314,8 @@ class ScanPanel(QWidget):
         h, w = m.copy.shape[:2]
         self.progress.setText(f"{m.position}/{m.n_cells} cells · copy {w}×{h}")
         self.text.setText(m.arithmetic())
+
+
+def _nearest_speed(speed: float) -> int:
+    """The index of the offered speed nearest ``speed`` (on a log scale)."""
+    return int(np.argmin([abs(np.log(v / speed)) for v in SPEEDS]))

@@ -54,9 +54,14 @@ class ImagePane(QWidget):
         self._diverging = pg.ColorMap(np.linspace(0, 1, 256), diverging_lut(256))
 
     def set_interface_scale(self, scale: float) -> None:
-        """The message's text at the interface scale."""
+        """The message's text and the colour bar's numbers at the interface scale."""
         self._message_pt = round(14 * scale)
         self._style_message(self._message_error)
+        font = self.colour_bar.axis.style.get("tickFont") or self.font()
+        font = type(font)(font)
+        font.setPointSizeF(fonts.base_point_size() * scale)
+        self.colour_bar.axis.setStyle(tickFont=font)
+        self.colour_bar.axis.setWidth(round(44 * scale))
 
     def _style_message(self, error: bool) -> None:
         self._message_error = error
