@@ -35,6 +35,8 @@ import reprlib
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from convdemo.ops.shapes import out_len, pad_amounts
+
 __all__ = [
     "ACTIVATIONS", "Activation", "AveragePooling2D", "Conv2D", "Dense", "Dropout", "Flatten",
     "GlobalAveragePooling2D", "LAYER_TYPES", "Layer", "MaxPooling2D", "im2col", "softmax",
@@ -166,29 +168,20 @@ def _activation_grad(name: str, y: np.ndarray, grad: np.ndarray) -> np.ndarray:
     return grad
 
 
-def _pads(padding, n: int, k_eff: int, stride: int) -> tuple[int, int]:
-    """(before, after) along one axis of size ``n`` for a checked ``padding`` entry."""
-    if padding == "valid":
-        return (0, 0)
-    out = -(-n // stride)  # "same": ceil(n / stride) outputs
-    total = max((out - 1) * stride + k_eff - n, 0)
-    return (total // 2, total - total // 2)
-
-
-def _out_size(n: int, before: int, after: int, k_eff: int, stride: int) -> int:
-    return (n + before + after - k_eff) // stride + 1 if n + before + after >= k_eff else 0
-
-
-def _geometry(padding, h: int, w: int, window, strides):
+def _geometry(padding, h: int, w: int, window, strides, dilation=(1, 1)):
     """((top, bottom), (left, right)) and (H', W') for an (h, w) input, a checked padding,
-    an effective window (k_eff_h, k_eff_w) and strides."""
-    (eh, ew), (sh, sw) = window, strides
+    a window (kh, kw), strides and dilation; "valid" and "same" as
+    :func:`convdemo.ops.pad_amounts` has them (the one home of that rule)."""
+    hw = (h, w)
     if isinstance(padding, str):
-        pads = (_pads(padding, h, eh, sh), _pads(padding, w, ew, sw))
+        pads = tuple(pad_amounts(n, k, s, padding, dilation=d)
+                     for n, k, s, d in zip(hw, window, strides, dilation, strict=True))
     else:
         pads = padding
-    (t, b), (left, r) = pads
-    return pads, (_out_size(h, t, b, eh, sh), _out_size(w, left, r, ew, sw))
+    outs = tuple(out_len(n, d * (k - 1) + 1, s, before, after)
+                 for n, k, s, d, (before, after) in zip(hw, window, strides, dilation, pads,
+                                                         strict=True))
+    return pads, outs
 
 
 def im2col(x: np.ndarray, kh: int, kw: int, strides=(1, 1), dilation=(1, 1)) -> np.ndarray:
@@ -373,9 +366,7 @@ class Conv2D(_Windowed):
         self.dilation_rate = _pair(dilation_rate, "dilation_rate", name, 1, MAX_STEP)
 
     def _geometry(self, h: int, w: int):
-        (kh, kw), (dh, dw) = self.kernel_size, self.dilation_rate
-        return _geometry(self.padding, h, w, (dh * (kh - 1) + 1, dw * (kw - 1) + 1),
-                         self.strides)
+        return _geometry(self.padding, h, w, self.kernel_size, self.strides, self.dilation_rate)
 
     def _window(self) -> str:
         (kh, kw), (dh, dw) = self.kernel_size, self.dilation_rate
