@@ -279,8 +279,8 @@ class KernelEditor(QWidget):
             button.setObjectName(f"presetButton_{name}")
             button.setToolTip(f"{kernels.PRESETS[name].description} (Ctrl+{i})")
             button.clicked.connect(lambda _=False, n=name: self.set_preset(n))
-            button.setStyleSheet("QPushButton { padding: 3px 4px; }")
             button.setMinimumWidth(10)
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             self.presetButtons[name] = button
         self.grids = [KernelGrid("")] + [KernelGrid(f"{ch}_", compact=True)
                                          for ch in CHANNEL_NAMES]

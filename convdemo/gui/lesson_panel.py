@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QAction, QKeySequence, QShortcut
+from PyQt6.QtGui import QAction, QColor, QKeySequence, QPalette, QShortcut
 from PyQt6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -88,12 +88,13 @@ class LessonPanel(QWidget):
         self.close_button = QPushButton("Close lesson", self)
         self.close_button.setObjectName("lessonClose")
         self.close_button.clicked.connect(self.close_lesson)
-        self.setStyleSheet("QWidget#lessonPanel { background: #fff8e1; "
-                           "border-top: 1px solid #e0c36a; }")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        # a palette, not a style sheet: a style sheet would keep the interface scale's
+        # font from the buttons inside
+        palette = self.palette()
+        palette.setColor(QPalette.ColorRole.Window, QColor("#fff8e1"))
+        self.setPalette(palette)
+        self.setAutoFillBackground(True)
 
-        for button in (self.prev_button, self.next_button, self.close_button):
-            fonts.relative(button, 1.0)  # a styled parent keeps the app font from them
         top = QHBoxLayout()
         top.addWidget(self.prev_button)
         top.addWidget(self.step_label, 1)

@@ -17,7 +17,7 @@ calls it from its table of contents.
 from __future__ import annotations
 
 from PyQt6.QtCore import QObject
-from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtGui import QAction, QColor, QKeySequence, QPalette
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 from convdemo.gui import fonts
@@ -33,11 +33,15 @@ class ZoomBar(QWidget):
     def __init__(self, window, parent: QWidget) -> None:
         super().__init__(parent)
         self.setObjectName("zoomBar")
+        # a palette, not a style sheet (which would keep the interface scale's font away)
+        palette = self.palette()
+        for role, colour in ((QPalette.ColorRole.Window, QColor(40, 40, 40, 210)),
+                             (QPalette.ColorRole.WindowText, QColor("#f0f0f0")),
+                             (QPalette.ColorRole.ButtonText, QColor("#f0f0f0")),
+                             (QPalette.ColorRole.Button, QColor(60, 60, 60))):
+            palette.setColor(role, colour)
+        self.setPalette(palette)
         self.setAutoFillBackground(True)
-        self.setStyleSheet("QWidget#zoomBar { background: rgba(40, 40, 40, 200); "
-                           "border-radius: 4px; } QLabel { color: #f0f0f0; } "
-                           "QToolButton { color: #f0f0f0; border: none; padding: 2px 6px; }"
-                           "QToolButton:hover { background: rgba(255, 255, 255, 60); }")
         row = QHBoxLayout(self)
         row.setContentsMargins(4, 2, 4, 2)
         row.setSpacing(2)
@@ -51,12 +55,11 @@ class ZoomBar(QWidget):
             button.setObjectName(f"{name}Button")
             button.setText(text)
             button.setToolTip(tip)
+            button.setAutoRaise(True)
             button.clicked.connect(slot)
             self.buttons[name] = button
         self.label = QLabel("100%", self)
         self.label.setObjectName("zoomLabel")
-        for widget in (*self.buttons.values(), self.label):
-            fonts.relative(widget, 1.0)  # the bar's style sheet keeps the app font from them
         self.label.setToolTip("screen pixels per image pixel")
         row.addWidget(self.buttons["zoomOut"])
         row.addWidget(self.label)
