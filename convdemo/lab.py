@@ -320,17 +320,7 @@ class Lab:
         A per-channel kernel on a grey image keeps its first plane; the inspected pixel goes;
         the CNN panel looks at the new image (its Photo tab).
         """
-        image = np.asarray(image)
-        if image.dtype != np.float32 or image.ndim not in (2, 3) or \
-                (image.ndim == 3 and image.shape[2] != 3) or 0 in image.shape[:2]:
-            raise ValueError(f"the lab's image must be float32 (H, W) or (H, W, 3) with at "
-                             f"least one pixel, not {image.dtype} {image.shape}")
-        if image.flags.writeable:
-            image = image.view()
-            image.flags.writeable = False
-        settings = self._state.settings
-        if image.ndim == 2 and np.ndim(settings.kernel) == 3:
-            settings = settings.replace(kernel=np.asarray(settings.kernel)[:, :, 0])
+        image, settings = self._fitted(image, "the lab's image")
         view = dataclasses.replace(self._state.view, cnn_input="photo")
         return self.change(f"open {source.name or source.kind}", image=image, source=source,
                            settings=settings, pixel=None, view=view, message=message)
@@ -338,19 +328,25 @@ class Lab:
     def set_frame(self, image: np.ndarray, source: ImageSource) -> Change | None:
         """A frame of a video or the camera: like :meth:`set_image`, but not recorded for
         undo (30 frames a second would fill the history) and the inspected pixel stays."""
+        image, settings = self._fitted(image, "a frame")
+        return self.change(f"frame of {source.name or source.kind}", image=image,
+                           source=source, settings=settings, record=False)
+
+    def _fitted(self, image, what: str):
+        """``image`` checked and made read-only, and the settings fitted to it (a grey image
+        takes a per-channel kernel's first plane)."""
         image = np.asarray(image)
         if image.dtype != np.float32 or image.ndim not in (2, 3) or \
                 (image.ndim == 3 and image.shape[2] != 3) or 0 in image.shape[:2]:
-            raise ValueError(f"a frame must be float32 (H, W) or (H, W, 3), not {image.dtype} "
-                             f"{image.shape}")
+            raise ValueError(f"{what} must be float32 (H, W) or (H, W, 3) with at least one "
+                             f"pixel, not {image.dtype} {image.shape}")
         if image.flags.writeable:
             image = image.view()
             image.flags.writeable = False
         settings = self._state.settings
         if image.ndim == 2 and np.ndim(settings.kernel) == 3:
             settings = settings.replace(kernel=np.asarray(settings.kernel)[:, :, 0])
-        return self.change(f"frame of {source.name or source.kind}", image=image,
-                           source=source, settings=settings, record=False)
+        return image, settings
 
     def set_view(self, **fields) -> Change | None:
         """Change how the lab is shown (not recorded for undo)."""

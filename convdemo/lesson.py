@@ -145,17 +145,7 @@ def lesson_from_dict(d, *, where: str = "the lesson", base_dir: Path | None = No
     LessonError
         One sentence naming what is wrong (and the step).
     """
-    if not isinstance(d, dict):
-        raise LessonError(f"{where}: is not a convdemo lesson (a JSON object)")
-    if d.get("format") != FORMAT:
-        raise LessonError(f"{where}: is not a convdemo lesson (its format is "
-                          f"{_show(d.get('format'))}, expected {FORMAT!r})")
-    version = d.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise LessonError(f"{where}: has no valid version number ({_show(version)})")
-    if version > VERSION:
-        raise LessonError(f"{where}: was written by a newer convdemo (lesson version {version}; "
-                          f"this one reads version {VERSION}); update convdemo")
+    statefile.check_header(d, FORMAT, VERSION, where, "lesson", LessonError)
     _no_unknown(d, _TOP_KEYS, where, "a lesson holds format, version, title and steps")
     try:
         title = _check_text(d.get("title"), "its title", MAX_TITLE, empty=False)

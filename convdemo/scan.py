@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from convdemo import imaging, ops
 from convdemo.geometry import axis_pads, border_index
@@ -31,16 +30,7 @@ def pixelate(image: np.ndarray, max_side: int) -> np.ndarray:
     h, w = image.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    if (nh, nw) == (h, w):
-        return np.ascontiguousarray(image, dtype=np.float32)
-    planes = image[:, :, None] if image.ndim == 2 else image
-    out = np.stack(
-        [np.asarray(Image.fromarray(np.ascontiguousarray(planes[:, :, i], dtype=np.float32),
-                                    mode="F").resize((nw, nh), Image.Resampling.BOX))
-         for i in range(planes.shape[2])],
-        axis=-1,
-    )
-    return np.ascontiguousarray(out[:, :, 0] if image.ndim == 2 else out, dtype=np.float32)
+    return imaging.downsample(np.asarray(image, np.float32), shape=(nh, nw))
 
 
 def scan_copy(image: np.ndarray, settings: Settings) -> np.ndarray:

@@ -330,17 +330,7 @@ def state_from_dict(d, *, base_dir: Path | None = None, lenient: bool = False,
         The state, and sentences about what was ignored, dropped or missing.
     """
     col = _Notes(where, lenient)
-    if not isinstance(d, dict):
-        raise StateFileError(f"{where}: is not a convdemo lab state (a JSON object)")
-    if d.get("format") != FORMAT:
-        raise StateFileError(f"{where}: is not a convdemo lab state (its format is "
-                             f"{_show(d.get('format'))}, expected {FORMAT!r})")
-    version = d.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise StateFileError(f"{where}: has no valid version number ({_show(version)})")
-    if version > VERSION:
-        raise StateFileError(f"{where}: was written by a newer convdemo (format version "
-                             f"{version}; this one reads version {VERSION}); update convdemo")
+    check_header(d, FORMAT, VERSION, where, "lab state", StateFileError)
     unknown = sorted(str(k) for k in d if k not in _TOP_KEYS)
     notes: list[str] = []
     if unknown:
@@ -389,6 +379,23 @@ def state_from_dict(d, *, base_dir: Path | None = None, lenient: bool = False,
     if image_note:
         notes.append(image_note)
     return state, notes + col.items
+
+
+def check_header(d, fmt: str, version: int, where: str, what: str,
+                 error: type[ValueError] = ValueError) -> None:
+    """Raise ``error`` (one sentence) unless ``d`` is a JSON object of format ``fmt`` with a
+    version from 1 to ``version`` (the one header check of lab states and lessons)."""
+    if not isinstance(d, dict):
+        raise error(f"{where}: is not a convdemo {what} (a JSON object)")
+    if d.get("format") != fmt:
+        raise error(f"{where}: is not a convdemo {what} (its format is "
+                    f"{_show(d.get('format'))}, expected {fmt!r})")
+    got = d.get("version")
+    if isinstance(got, bool) or not isinstance(got, int) or got < 1:
+        raise error(f"{where}: has no valid version number ({_show(got)})")
+    if got > version:
+        raise error(f"{where}: was written by a newer convdemo ({what} version {got}; "
+                    f"this one reads version {version}); update convdemo")
 
 
 def _read_inspect(d, col: _Notes) -> dict:

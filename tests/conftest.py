@@ -46,23 +46,47 @@ def fashion_dir() -> Path:
 
 
 @pytest.fixture
-def blank_window(qtbot, tmp_path):
-    """A MainWindow at 1280x800, shown, with its own QSettings file under ``tmp_path`` (no
-    user state read or written). Its worker is shut down afterwards."""
+def settings_file(tmp_path) -> Path:
+    """An isolated QSettings file (and Qt's default locations moved under ``tmp_path`` too,
+    so no test sees another's, or the user's, state)."""
     from PyQt6.QtCore import QSettings
 
-    from convdemo.gui import MainWindow
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    return tmp_path / "settings.ini"
+
+
+@pytest.fixture
+def make_window(qtbot, settings_file):
+    """``make_window(**kwargs)``: a MainWindow at 1280x800, shown, on the isolated QSettings
+    file (kwargs go to MainWindow: ``restore``, ``fresh``). Every window made is closed after
+    the test, and the interface scale (the application's) is put back to 100%."""
+    from PyQt6.QtCore import QSettings
+
+    from convdemo.gui import MainWindow, fonts
     from convdemo.gui.app import configure_pyqtgraph
 
     configure_pyqtgraph()
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    window.resize(1280, 800)
-    window.show()
-    yield window
-    window.close()
+    made = []
+
+    def make(**kwargs):
+        window = MainWindow(QSettings(str(settings_file), QSettings.Format.IniFormat), **kwargs)
+        qtbot.addWidget(window)
+        window.resize(1280, 800)
+        window.show()
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.close()
+    fonts.set_interface_scale(1.0)
+
+
+@pytest.fixture
+def blank_window(make_window):
+    """A MainWindow that neither reads nor writes remembered state, with no image yet."""
+    return make_window(restore=False)
 
 
 def wait_for(predicate, timeout_ms: int = 10000, what: str = "the condition") -> None:

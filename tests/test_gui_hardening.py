@@ -5,25 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QApplication
 
 from conftest import image_wait, wait_until_idle
 from convdemo import pipeline
-from convdemo.gui import MainWindow
-from convdemo.gui.app import configure_pyqtgraph
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    configure_pyqtgraph()
-    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                   restore=False)
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    yield w
-    w.close()
+def window(blank_window):
+    return blank_window
 
 
 @pytest.mark.slow

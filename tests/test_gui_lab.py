@@ -19,36 +19,8 @@ from PyQt6.QtWidgets import QComboBox, QLineEdit, QSpinBox
 
 from conftest import open_wait, wait_until_idle
 from convdemo import kernels, pipeline
-from convdemo.gui import MainWindow
-from convdemo.gui.app import configure_pyqtgraph
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def settings_file(tmp_path):
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    return tmp_path / "settings.ini"
-
-
-@pytest.fixture
-def make_window(qtbot, settings_file):
-    configure_pyqtgraph()
-    made = []
-
-    def make(**kwargs) -> MainWindow:
-        window = MainWindow(QSettings(str(settings_file), QSettings.Format.IniFormat),
-                            **kwargs)
-        qtbot.addWidget(window)
-        window.resize(1280, 800)
-        window.show()
-        made.append(window)
-        return window
-
-    yield make
-    for window in made:
-        window.close()
 
 
 @pytest.fixture

@@ -10,28 +10,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel
 
 from conftest import image_wait, wait_until_idle
 from convdemo import lesson as lessons
 from convdemo import pipeline, resources, statefile
-from convdemo.gui import MainWindow
-from convdemo.gui.app import configure_pyqtgraph
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    configure_pyqtgraph()
-    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                   restore=False)
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    yield w
-    w.close()
+def window(blank_window):
+    return blank_window
 
 
 def test_the_lecture_steps_forward_and_back(window, qtbot):

@@ -4,29 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QPushButton, QScrollArea
 
 from conftest import image_wait, wait_for, wait_until_idle
 from convdemo import imaging, ops, pipeline
 from convdemo.geometry import conv_placement
-from convdemo.gui import MainWindow
-from convdemo.gui.app import configure_pyqtgraph
 
 RNG = np.random.default_rng(11)
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    configure_pyqtgraph()
-    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                   restore=False)
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    image_wait(w, RNG.random((24, 32, 3), dtype=np.float32), "colour")
-    yield w
-    w.close()
+def window(blank_window):
+    image_wait(blank_window, RNG.random((24, 32, 3), dtype=np.float32), "colour")
+    return blank_window
 
 
 def pixels(pane) -> np.ndarray:

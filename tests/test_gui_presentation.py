@@ -8,27 +8,7 @@ from PyQt6.QtCore import QSettings, Qt
 from PyQt6.QtWidgets import QApplication, QLabel, QLineEdit
 
 from conftest import image_wait
-from convdemo.gui import MainWindow, fonts
-from convdemo.gui.app import configure_pyqtgraph
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    configure_pyqtgraph()
-    made = []
-
-    def make() -> MainWindow:
-        window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-        qtbot.addWidget(window)
-        window.resize(1280, 800)
-        window.show()
-        made.append(window)
-        return window
-
-    yield make
-    fonts.set_interface_scale(1.0)  # the scale is the application's: leave it as found
-    for window in made:
-        window.close()
+from convdemo.gui import fonts
 
 
 @pytest.fixture
@@ -83,8 +63,8 @@ def test_the_scale_has_limits_and_is_remembered(make_window, window):
     assert again.presentation.scale() == fonts.SCALE_MIN
 
 
-def test_a_bad_remembered_scale_is_dropped_with_a_note(make_window, tmp_path):
-    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+def test_a_bad_remembered_scale_is_dropped_with_a_note(make_window, settings_file):
+    s = QSettings(str(settings_file), QSettings.Format.IniFormat)
     s.setValue("interfaceScale", "enormous")
     s.sync()
     window = make_window()

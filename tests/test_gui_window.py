@@ -20,35 +20,6 @@ from conftest import image_wait, open_wait, wait_for, wait_until_idle
 from convdemo import imaging, kernels, ops
 from convdemo.gui import MainWindow
 from convdemo.gui import main_window as mw
-from convdemo.gui.app import configure_pyqtgraph
-
-
-@pytest.fixture
-def settings_path(tmp_path, monkeypatch):
-    """Isolated QSettings: an ini file per test, and the default location moved too."""
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    return tmp_path / "settings.ini"
-
-
-@pytest.fixture
-def make_window(qtbot, settings_path):
-    configure_pyqtgraph()
-    made = []
-
-    def make(restore: bool = True) -> MainWindow:
-        window = MainWindow(QSettings(str(settings_path), QSettings.Format.IniFormat),
-                            restore=restore)
-        qtbot.addWidget(window)
-        window.resize(1280, 800)
-        window.show()
-        made.append(window)
-        return window
-
-    yield make
-    for window in made:
-        wait_until_idle(window, 10000)
-        window.close()
 
 
 @pytest.fixture
